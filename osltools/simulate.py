@@ -146,14 +146,25 @@ def _family_sizes(rng: np.random.Generator, n_models: int, n_families: int) -> n
     return sizes
 
 
-def _loadings(rng: np.random.Generator, cfg: SimulationConfig, n_benchmarks: int, k: int) -> np.ndarray:
-    if n_benchmarks == len(cfg.benchmark_means) and k <= len(cfg.loadings[0]):
-        gamma = np.array(cfg.loadings)[:, :k]
-    else:
+def _loadings(rng: np.random.Generator, cfg: SimulationConfig, n_benchmarks: int, k: int, kind: str) -> np.ndarray:
+    if kind not in ("calibrated", "random"):
+        raise ConfigError(f"loadings={kind!r} is not accepted (expected 'calibrated' or 'random')")
+    if kind == "calibrated" and n_benchmarks == len(cfg.benchmark_means) and k <= len(cfg.loadings[0]):
+        return _orthonormal(np.array(cfg.loadings)[:, :k])
+    # Random loadings: a general first component, and every component spread over several
+    # benchmarks (no benchmark carries more than half of it), so that K is identifiable.
+    for _ in range(1000):
         gamma = rng.normal(size=(n_benchmarks, k))
-        gamma[:, 0] = np.abs(gamma[:, 0]) + 0.5  # a general factor that loads on every benchmark
+        gamma[:, 0] = np.abs(gamma[:, 0]) + 0.5
+        q = _orthonormal(gamma)
+        if (q**2).max() <= 0.5:
+            return q
+    raise ConfigError(f"cannot spread {k} components over {n_benchmarks} benchmarks; use more benchmarks")
+
+
+def _orthonormal(gamma: np.ndarray) -> np.ndarray:
     q, r = np.linalg.qr(gamma)
-    q = q * np.sign(np.diag(r))  # orthonormal, closest in orientation to the calibrated loadings
+    q = q * np.sign(np.diag(r))  # closest in orientation to the input columns
     return q * np.where(q.sum(axis=0) < 0, -1.0, 1.0)
 
 
@@ -195,6 +206,7 @@ def simulate_panel(
     n_families: int = 20,
     n_benchmarks: int = 8,
     n_components: int = 3,
+    loadings: str = "calibrated",
     missing_share: float | tuple[float, ...] | None = None,
     benchmark_noise_sd: float | None = None,
     target_missing_share: float = 0.1,
@@ -211,6 +223,11 @@ def simulate_panel(
         paper's and use its calibrated loadings; otherwise ``B01``... with
         random orthonormal loadings.
     n_components : the true number of latent capabilities K.
+    loadings : ``"calibrated"`` uses the public data's loadings for the 8
+        default benchmarks (there the third component sits mostly on
+        HumanEval); ``"random"`` draws orthonormal loadings with a general first
+        component and every component spread over several benchmarks (none
+        carries more than half of it); always used for other benchmark counts.
     missing_share : share of missing cells (one number, or one per benchmark).
     benchmark_noise_sd : noise beyond the K capabilities (default calibrated).
     target_missing_share : share of models without target values.
@@ -273,7 +290,7 @@ def simulate_panel(
         names = [f"B{i + 1:02d}" for i in range(n_benchmarks)]
         chance = np.where(rng.uniform(size=n_benchmarks) < 0.5, 0.25, 0.0)
         means = rng.uniform(0.35, 0.65, size=n_benchmarks)
-    gamma = _loadings(rng, cfg, n_benchmarks, k)
+    gamma = _loadings(rng, cfg, n_benchmarks, k, loadings)
     noise_sd = cfg.benchmark_noise_sd if benchmark_noise_sd is None else benchmark_noise_sd
     centred = cap - cap.mean(axis=0)
     raw = means + centred @ gamma.T + rng.normal(0, noise_sd, size=(len(models), n_benchmarks))
