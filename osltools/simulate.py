@@ -45,27 +45,33 @@ class SimulationConfig:
     """
 
     # compute: log10 FLOPs of the models, and each family's span along it
-    log10_flops_range: tuple[float, float] = (20.1, 24.8)
-    family_span_mean: float = 1.5
+    log10_flops_range: tuple[float, float] = (20.1, 24.799)
+    family_span_mean: float = 1.495
     # eq. (4): family slopes and offsets (offset at x0), mean and spread across families
-    x0: float = 22.5
+    x0: float = 22.623
     slope_mean: tuple[float, ...] = (0.365, -0.006, -0.018)
-    slope_sd: tuple[float, ...] = (0.193, 0.124, 0.090)
+    slope_sd: tuple[float, ...] = (0.193, 0.124, 0.09)
     offset_mean: tuple[float, ...] = (0.0, 0.0, 0.0)
-    offset_sd: tuple[float, ...] = (0.227, 0.194, 0.081)
-    capability_noise_sd: tuple[float, ...] = (0.047, 0.026, 0.019)
+    offset_sd: tuple[float, ...] = (0.215, 0.181, 0.074)
+    capability_noise_sd: tuple[float, ...] = (0.05, 0.034, 0.021)
     # eq. (5): benchmark means, loadings (benchmark x component) and noise beyond K components
-    benchmark_means: tuple[float, ...] = (0.415, 0.440, 0.648, 0.664, 0.413, 0.193, 0.674, 0.199)
+    benchmark_means: tuple[float, ...] = (0.415, 0.44, 0.648, 0.664, 0.413, 0.193, 0.674, 0.199)
     loadings: tuple[tuple[float, ...], ...] = (
-        (0.448, -0.120, -0.317), (0.344, 0.301, 0.041), (0.379, 0.615, 0.101), (0.242, 0.303, -0.000),
-        (0.085, -0.194, -0.267), (0.552, -0.433, -0.353), (0.214, 0.187, 0.094), (0.347, -0.405, 0.826),
+        (0.448, -0.12, -0.317),
+        (0.344, 0.301, 0.041),
+        (0.379, 0.615, 0.101),
+        (0.242, 0.303, -0.0),
+        (0.085, -0.194, -0.267),
+        (0.552, -0.433, -0.353),
+        (0.214, 0.187, 0.094),
+        (0.347, -0.405, 0.826),
     )
     benchmark_noise_sd: float = 0.028
-    missing_share: tuple[float, ...] = (0.0, 0.020, 0.0, 0.0, 0.0, 0.0, 0.108, 0.142)
-    # metadata: log10 tokens per parameter across families and within a family; share without token count
-    log10_tokens_per_param_mean: float = 2.3
-    log10_tokens_per_param_sd: float = 0.5
-    missing_compute_share: float = 0.17
+    missing_share: tuple[float, ...] = (0.0, 0.02, 0.0, 0.0, 0.0, 0.0, 0.108, 0.142)
+    # metadata: log10 tokens per parameter across families; share of models without a token count
+    log10_tokens_per_param_mean: float = 2.295
+    log10_tokens_per_param_sd: float = 0.702
+    missing_compute_share: float = 0.169
 
 
 class TargetTruth(NamedTuple):

@@ -102,3 +102,31 @@ def test_bad_arguments():
         simulate_panel(missing_share=1.5)
     with pytest.raises(ConfigError, match="unknown simulated target"):
         simulate_panel(seed=1).truth.target_curve("nope", [22.0])
+
+
+def test_defaults_are_the_committed_calibration():
+    """SimulationConfig's defaults are the numbers analyses/calibrate_simulator.py wrote."""
+    import dataclasses
+    import json
+    from pathlib import Path
+
+    from osltools.simulate import SimulationConfig
+
+    committed = json.loads((Path(__file__).parents[1] / "analyses" / "simulator_calibration.json").read_text())
+    defaults = dataclasses.asdict(SimulationConfig())
+    assert set(committed) == set(defaults)
+    for name, value in committed.items():
+        np.testing.assert_allclose(np.asarray(defaults[name], float), np.asarray(value, float), atol=1e-12, err_msg=name)
+
+
+def test_calibration_script_reproduces_committed_numbers(public_data_dir):
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    script = Path(__file__).parents[1] / "analyses" / "calibrate_simulator.py"
+    spec = importlib.util.spec_from_file_location("calibrate_simulator", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    committed = json.loads(script.with_name("simulator_calibration.json").read_text())
+    assert module.calibrate() == committed
