@@ -56,6 +56,7 @@ SCENARIOS = (
     Scenario("binomial(500), fixed floor/ceiling", n_items=500),
     Scenario("binomial(500), ceiling in [0.8, 1]", ceiling=0.9, n_items=500, law={"bounds": "ceiling"}),
     Scenario("binomial(250), floor in [0, 0.2]", floor=0.1, n_items=250, law={"bounds": "floor"}),
+    Scenario("binomial(500), floor in [0, 0.2], true floor 0 (on the bound)", n_items=500, law={"bounds": "floor"}),
     Scenario("gaussian, huber loss", noise_sd=0.03, law={"loss": "huber", "f_scale": 0.05}),
     Scenario("simulated panel (K=3), binomial(500)", beta=(6.0, -3.0, 0.0), alpha=-1.0, n_items=500, panel=True),
     Scenario("gaussian, fixed, n=30", noise_sd=0.03, n_models=30),

@@ -273,8 +273,7 @@ class ScalingLaw:
         self.f_scale = float(f_scale)
         self.formula = formula
         self.design_info = design_info
-        y = endog.copy() if isinstance(endog, pd.Series) else pd.Series(np.asarray(endog, float).ravel(), name="y")
-        y = y.iloc[:, 0] if isinstance(y, pd.DataFrame) else y
+        y = endog.copy() if isinstance(endog, pd.Series) else pd.Series(np.asarray(endog).ravel(), name="y")
         X = _as_frame(exog, y.index)
         if len(X) != len(y):
             raise ConfigError(f"endog has {len(y)} rows but exog has {len(X)} (expected the same models)")
@@ -284,7 +283,7 @@ class ScalingLaw:
         if y.index.has_duplicates:
             raise DataError(f"model index has duplicates: {sorted(set(y.index[y.index.duplicated()]))[:5]}")
         self.target = str(y.name) if y.name is not None else "y"
-        y = pd.to_numeric(y, errors="raise").astype(float)
+        y = _numeric(y.to_frame(), "endog").iloc[:, 0]
         X = _numeric(X, "exog")
         w = None if weights is None else _align_weights(weights, y.index)
         keep = y.notna() & X.notna().all(axis=1)
@@ -299,8 +298,10 @@ class ScalingLaw:
         self.weights = None if w is None else w[keep]
         if self.weights is not None and not (np.all(np.isfinite(self.weights)) and np.all(self.weights > 0)):
             raise DataError("weights must be positive and finite for every model used (e.g. 1 / stderr**2)")
-        if not np.all(np.isfinite(self.exog.to_numpy())):
-            raise DataError("exog has infinite values (e.g. log10 of 0); drop those models or transform differently")
+        infinite = self.exog.index[~np.isfinite(self.exog.to_numpy()).all(axis=1)]
+        if len(infinite):
+            raise DataError(f"predictors are infinite for {len(infinite)} models, e.g. {list(infinite[:5])} (log10 of 0?); "
+                            "drop those models or transform differently")
         _check_target(self.endog, self.target)
         self.families = None if families is None else families.reindex(self.endog.index)
         self.intercept = _intercept_name(self.exog)
@@ -446,8 +447,10 @@ class ScalingLaw:
             Too few models, degenerate design, no start converged, or the
             parameters are not identified at the optimum; the message says what to try.
         """
-        if cov_type not in COV_TYPES:
-            raise ConfigError(f"cov_type={cov_type!r} is not accepted (expected one of {', '.join(map(repr, COV_TYPES))})")
+        _check_cov_type(cov_type)
+        if max_nfev is not None and (isinstance(max_nfev, bool) or not isinstance(max_nfev, (int, np.integer))
+                                     or max_nfev < 1):
+            raise ConfigError(f"max_nfev={max_nfev!r} is not accepted (expected a positive integer, e.g. 2000)")
         self._check_fittable()
         y, X = self.endog.to_numpy(), self.exog.to_numpy()
         sw = np.ones_like(y) if self.weights is None else np.sqrt(self.weights)
@@ -478,7 +481,25 @@ class ScalingLaw:
                 "predictors, a larger max_nfev, or check that the target rises with the predictors"
             )
         best = min(solutions, key=lambda s: s.cost)
+        self._check_finite_optimum(best.x, residuals)
         return LawResults._from_solution(self, best, n_starts=len(solutions) + len(messages), cov_type=cov_type)
+
+    def _check_finite_optimum(self, theta: np.ndarray, residuals) -> None:
+        """A target perfectly separated by the predictors has no finite optimum: a steeper sigmoid always fits better.
+
+        At a finite optimum doubling every coefficient (same threshold, twice as steep) raises the loss; when it
+        does not, the optimizer only stopped on its tolerance while the slope runs off to infinity.
+        """
+        k = self.exog.shape[1]
+        steeper = theta.copy()
+        steeper[:k] *= 2.0
+        here, there = _loss(residuals(theta), self.loss, self.f_scale), _loss(residuals(steeper), self.loss, self.f_scale)
+        if there <= here * (1 + 1e-9):
+            raise FitError(
+                f"the law for {self.target!r} has no finite optimum: the target is (nearly) a step in the predictors, so a "
+                "steeper sigmoid always fits better and the slope cannot be estimated; try fewer predictors, fixed "
+                "floor/ceiling, or add models between the low and the high ones"
+            )
 
     def __repr__(self) -> str:
         what = self.formula or f"{self.target} ~ {' + '.join(map(str, self.exog.columns))}"
@@ -492,6 +513,14 @@ def _psi(r: np.ndarray, loss: str, f_scale: float) -> tuple[np.ndarray, np.ndarr
         return r, np.ones_like(r)
     inside = np.abs(r) <= f_scale
     return np.where(inside, r, f_scale * np.sign(r)), inside.astype(float)
+
+
+def _loss(resid: np.ndarray, loss: str, f_scale: float) -> float:
+    """The fitted objective: sum of squares, or Huber's (quadratic within f_scale, linear beyond)."""
+    a = np.abs(resid)
+    if loss == "linear":
+        return float(np.sum(a**2))
+    return float(np.sum(np.where(a <= f_scale, a**2, 2 * f_scale * a - f_scale**2)))
 
 
 def law_covariance(jac: np.ndarray, resid: np.ndarray, *, df_resid: int, n_params: int, loss: str, f_scale: float,
@@ -510,6 +539,11 @@ def law_covariance(jac: np.ndarray, resid: np.ndarray, *, df_resid: int, n_param
     bread = np.linalg.inv((jac * dpsi[:, None]).T @ jac)
     meat = (jac * psi[:, None] ** 2).T @ jac
     return n / df_resid * bread @ meat @ bread
+
+
+def _check_cov_type(cov_type: str) -> None:
+    if cov_type not in COV_TYPES:
+            raise ConfigError(f"cov_type={cov_type!r} is not accepted (expected one of {', '.join(map(repr, COV_TYPES))})")
 
 
 def _identified(jac: np.ndarray) -> float:
@@ -569,14 +603,17 @@ class LawResults(SummaryMixin):
                 at_bound[name] = "lower"
             elif high - value <= tol or sol.active_mask[k + j] > 0:
                 at_bound[name] = "upper"
+        theta = sol.x.copy()
+        for j, name in enumerate(model.limits.estimated):
+            if name in at_bound:  # the optimizer stops a hair inside the bound; report the bound itself
+                theta[k + j] = model.limits.range(name)[0 if at_bound[name] == "lower" else 1]
         info = {"status": int(sol.status), "message": str(sol.message), "nfev": int(sol.nfev),
                 "cost": float(sol.cost), "optimality": float(sol.optimality), "n_starts": n_starts}
-        return cls(model, sol.x, at_bound, cov_type, info)
+        return cls(model, theta, at_bound, cov_type, info)
 
     def with_cov_type(self, cov_type: str) -> LawResults:
         """The same fit with another covariance type (no refitting)."""
-        if cov_type not in COV_TYPES:
-            raise ConfigError(f"cov_type={cov_type!r} is not accepted (expected one of {', '.join(map(repr, COV_TYPES))})")
+        _check_cov_type(cov_type)
         return LawResults(self.model, self._theta, self._at_bound, cov_type, self.optimizer)
 
     def __setattr__(self, key, value):
@@ -803,6 +840,8 @@ class LawResults(SummaryMixin):
                 "fixed there for the covariance (no standard error; the others' uncertainty is conditional on it) "
                 "but still counted in the residual degrees of freedom"
             )
+        if self.model.intercept is None:
+            notes.append("The design has no constant column, so the law has no intercept alpha.")
         notes.append(f"Intervals are t-based with {self.df_resid} df; covariance '{self.cov_type}' from the Jacobian "
                      "at the optimum.")
         if self.model.dropped:

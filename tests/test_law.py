@@ -329,6 +329,16 @@ def test_degenerate_design_and_target(data):
         ScalingLaw.from_formula("y ~ PC1", two, floor=(0.0, 0.3), ceiling=(0.7, 1.0)).fit()
 
 
+def test_perfectly_separated_target_has_no_finite_optimum():
+    x = np.linspace(-2, 2, 40)
+    step = pd.DataFrame({"x": x, "y": (x > 0.05).astype(float)})
+    with pytest.raises(FitError, match="no finite optimum"):
+        ScalingLaw.from_formula("y ~ x", step).fit()
+    # the same data with noise and a gradual rise fit fine
+    smooth = step.assign(y=expit(3 * x) * 0.98 + 0.01)
+    assert ScalingLaw.from_formula("y ~ x", smooth).fit().params["x"] == pytest.approx(3.0, rel=0.1)
+
+
 def test_configuration_errors(data):
     with pytest.raises(ConfigError, match="bounds='both'"):
         ScalingLaw.from_formula("y ~ PC1", data, bounds="both")
@@ -345,6 +355,10 @@ def test_configuration_errors(data):
         res.with_cov_type("HC3")
     with pytest.raises(ConfigError, match="alpha=1.5"):
         res.conf_int(1.5)
+    with pytest.raises(ConfigError, match="max_nfev=0"):
+        ScalingLaw.from_formula("y ~ PC1", data).fit(max_nfev=0)
+    with pytest.raises(DataError, match="not numeric"):
+        ScalingLaw(data["y"].astype(str), data[["PC1"]])
     with pytest.raises(DataError, match="positive"):
         ScalingLaw.from_formula("y ~ PC1", data, weights=-np.ones(len(data)))
 
