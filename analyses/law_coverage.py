@@ -146,6 +146,11 @@ def write_report(table: pd.DataFrame, n_seeds: int, seconds: float) -> None:
     reports = ROOT / "reports"
     reports.mkdir(exist_ok=True)
     table.to_csv(reports / "law_coverage.csv", index=False)
+    kind = np.select([table["quantity"].str.startswith("mean@"), table["quantity"].str.startswith("obs@")],
+                     ["mean prediction", "new observation"], "parameters")
+    overview = table.assign(kind=kind).pivot_table(index=["scenario", "cov_type"], columns="kind", values="coverage",
+                                                   aggfunc=["mean", "min"], sort=False)
+    overview.columns = [f"{stat} ({what})" for stat, what in overview.columns]
     wide = table.pivot_table(index=["scenario", "quantity"], columns="cov_type", values="coverage", sort=False)
     lines = [
         "# Coverage of the sigmoid law's 95% intervals",
@@ -157,6 +162,10 @@ def write_report(table: pd.DataFrame, n_seeds: int, seconds: float) -> None:
         "(`at_bound_share`). `mean@x`: interval for the expected target at a new point (the centre, the 90th "
         "percentile of the true linear predictor, half an SD beyond its maximum); `obs@x`: prediction interval for a new "
         "noisy observation there.",
+        "",
+        "## Overview: mean and lowest coverage per kind of interval",
+        "",
+        _markdown(overview.reset_index()),
         "",
         "## Coverage by covariance type",
         "",

@@ -278,6 +278,18 @@ def test_invariant_to_row_order(data, fitted):
     pd.testing.assert_series_equal(res.fittedvalues.reindex(data.index), fitted.fittedvalues, rtol=1e-8)
 
 
+def test_sign_flip_and_units_of_a_predictor(data, fitted):
+    flipped = ScalingLaw.from_formula("y ~ PC1 + PC2", data.assign(PC1=-data["PC1"], PC2=10 * data["PC2"])).fit()
+    factor = pd.Series({"Intercept": 1.0, "PC1": -1.0, "PC2": 0.1})
+    np.testing.assert_allclose(flipped.params, fitted.params * factor, rtol=1e-7)
+    np.testing.assert_allclose(flipped.bse, fitted.bse * factor.abs(), rtol=1e-6)
+    np.testing.assert_allclose(flipped.fittedvalues, fitted.fittedvalues, rtol=1e-8)
+    # a component's sign flip, applied to the loadings too, leaves the benchmark weights unchanged
+    loadings = pd.DataFrame({"PC1": [0.6, 0.5], "PC2": [-0.5, 0.8]}, index=["MMLU", "GSM8K"])
+    sign_flipped = loadings.assign(PC1=-loadings["PC1"], PC2=10 * loadings["PC2"])
+    np.testing.assert_allclose(flipped.benchmark_weights(sign_flipped), fitted.benchmark_weights(loadings), rtol=1e-6)
+
+
 def test_formula_transforms_odd_names_and_missing_rows(data):
     frame = data.rename(columns={"PC1": "odd-name"}).assign(size=10 ** (data["PC2"] + 1))
     frame.loc[frame.index[:3], "y"] = np.nan
