@@ -1,7 +1,6 @@
 """The resampling engine: seeds, backends (incl. a Dask LocalCluster), failures, intervals, bands, folds."""
 
 import sys
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -46,18 +45,6 @@ def small_panel(n=20, seed=0):
     return Panel(scores, meta)
 
 
-@pytest.fixture(scope="module")
-def dask_cluster():
-    distributed = pytest.importorskip("distributed")  # in the dev extra: not skipped in CI
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # dask's own start-up chatter
-        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
-    try:
-        yield cluster
-    finally:
-        cluster.close()
-
-
 # ---------------------------------------------------------------------------- reproducibility across backends
 @pytest.fixture(scope="module")
 def reference_run(sim):
@@ -77,23 +64,27 @@ def test_same_seed_same_table_whatever_n_jobs_or_backend(sim, reference_run, n_j
     pd.testing.assert_series_equal(run.estimate, reference_run.estimate, check_exact=True)
 
 
-def test_same_seed_same_table_on_dask_cluster(sim, reference_run, dask_cluster):
+def test_same_seed_same_table_on_dask_cluster(sim, reference_run):
+    # one test, one cluster (2 worker processes, 1 thread each): xdist never starts two
+    distributed = pytest.importorskip("distributed")  # in the dev extra: not skipped in CI
     panel, _ = sim
-    with pytest.warns(ResamplingWarning):
-        run = bootstrap(mean_scores_with_noise, panel, n_boot=40, seed=123, backend="dask",
-                        scheduler=dask_cluster.scheduler_address)
-    pd.testing.assert_frame_equal(run.table, reference_run.table, check_exact=True)
-    pd.testing.assert_frame_equal(run.failures, reference_run.failures)
-    assert run.backend == "dask"
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    try:
+        with pytest.warns(ResamplingWarning):
+            run = bootstrap(mean_scores_with_noise, panel, n_boot=40, seed=123, backend="dask",
+                            scheduler=cluster.scheduler_address)
+        pd.testing.assert_frame_equal(run.table, reference_run.table, check_exact=True)
+        pd.testing.assert_frame_equal(run.failures, reference_run.failures)
+        assert run.backend == "dask" and run.summary().header["Backend"] == "dask"
+        with distributed.Client(cluster):  # no scheduler=: the current default client
+            on_default = replicate(normal_draw, 12, seed=4, backend="dask")
+        pd.testing.assert_frame_equal(on_default.table, replicate(normal_draw, 12, seed=4).table, check_exact=True)
+    finally:
+        cluster.close()
 
 
-def test_dask_uses_the_default_client_or_says_what_to_do(dask_cluster, monkeypatch):
-    import distributed
-
-    expected = replicate(normal_draw, 12, seed=4).table
-    with distributed.Client(dask_cluster):
-        run = replicate(normal_draw, 12, seed=4, backend="dask")
-    pd.testing.assert_frame_equal(run.table, expected, check_exact=True)
+def test_dask_without_client_or_without_dask_says_what_to_do(monkeypatch):
+    pytest.importorskip("distributed")
     with pytest.raises(ConfigError, match="scheduler="):
         replicate(normal_draw, 3, seed=4, backend="dask")
     monkeypatch.setitem(sys.modules, "distributed", None)  # as if dask were not installed
@@ -203,7 +194,7 @@ def test_failures_counted_reported_and_warned_once():
 def test_too_many_failures_is_a_fit_error():
     with pytest.raises(FitError, match=r"(?s)4 of 10 replicates failed .*max_failure_share=0.3.*replicate 0: ValueError"):
         replicate(failing_every_third, 10, seed=0, max_failure_share=0.3)
-    with pytest.raises(FitError, match="3 of 3"):
+    with pytest.raises(FitError, match="3 of 3 replicates failed \\(all failed\\)"):
         replicate(lambda rng, i: 1 / 0, 3, seed=0, max_failure_share=1.0)
 
 
@@ -426,6 +417,7 @@ def test_leave_one_family_out(sim):
     with pytest.raises(ConfigError, match="cross-validation folds"):
         run.se()
     assert set(run.summary().table("Estimates").columns) == {"mean", "sd", "min", "max", "n"}
+    assert list(run.summary().table("Folds").index) == list(run.labels)
 
 
 # ---------------------------------------------------------------------------- results contract
