@@ -13,6 +13,7 @@ Run: ``python benchmarks/bench_resampling.py``.
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 import warnings
@@ -63,6 +64,8 @@ def main() -> pd.DataFrame:
 
 
 if __name__ == "__main__":
+    load_before = os.getloadavg()[0]
     table = main()
-    print(f"Resampling engine overhead: 100-model simulated panel, trivial pipeline, median of {RUNS} runs")
+    print(f"Resampling engine overhead: 100-model simulated panel, trivial pipeline, median of {RUNS} runs "
+          f"({os.cpu_count()} cores; 1-min load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after)")
     print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))

@@ -25,7 +25,8 @@ MAX_FOLD_COLUMNS = 8
 
 
 class Replicates(SummaryMixin):
-    """The replicates of a :func:`replicate`, :func:`bootstrap` or :func:`cross_validate` run (immutable).
+    """The replicates of a :func:`~osltools.resampling.replicate`, :func:`~osltools.resampling.bootstrap` or
+    :func:`~osltools.resampling.cross_validate` run (immutable; pickles, e.g. to save a long run).
 
     Attributes
     ----------
@@ -67,6 +68,13 @@ class Replicates(SummaryMixin):
 
     def __setattr__(self, key, value):
         raise AttributeError("Replicates are immutable")
+
+    def __getstate__(self) -> dict[str, object]:
+        return {slot: getattr(self, slot) for slot in self.__slots__}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        for slot, value in state.items():
+            object.__setattr__(self, slot, value)
 
     # ------------------------------------------------------------------ views
     @property

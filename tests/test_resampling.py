@@ -1,5 +1,6 @@
 """The resampling engine: seeds, backends (incl. a Dask LocalCluster), failures, intervals, bands, folds."""
 
+import pickle
 import sys
 
 import numpy as np
@@ -224,6 +225,20 @@ def test_resample_without_observed_benchmark_counts_as_failed_replicate():
     assert run.failures["message"].str.contains("'Rare' has no value").all()
 
 
+def test_bad_bootstrap_and_cv_arguments():
+    panel = small_panel()
+    with pytest.raises(ConfigError, match="n_boot=0"):
+        bootstrap(family_counts, panel, n_boot=0, seed=0)
+    with pytest.raises(ConfigError, match="pipeline=3 is not callable"):
+        bootstrap(3, panel, seed=0)
+    with pytest.raises(ConfigError, match="panel must be an osltools Panel, got DataFrame"):
+        cross_validate(family_counts, panel.scores, seed=0)
+    with pytest.raises(ConfigError, match="n_folds=21 is larger than the 20 models"):
+        cross_validate(family_counts, panel, n_folds=21, seed=0)
+    with pytest.raises(ConfigError, match="n_folds=5 is larger than the 4 groups"):
+        fold_assignment(panel, n_folds=5, seed=0, groups="family")
+
+
 def test_failing_full_panel_fit_is_a_fit_error():
     with pytest.raises(FitError, match="full panel.*ZeroDivisionError"):
         bootstrap(lambda p, rng: 1 / 0, small_panel(), n_boot=5, seed=0)
@@ -440,4 +455,7 @@ def test_summary_tidy_repr_and_immutability(sim):
     with pytest.raises(AttributeError):
         run.table = None
     assert isinstance(run, Replicates)
+    restored = pickle.loads(pickle.dumps(run))
+    pd.testing.assert_frame_equal(restored.table, run.table)
+    assert repr(restored) == repr(run)
     pd.testing.assert_series_equal(run.params, run.estimate)
