@@ -348,6 +348,15 @@ class Panel:
     def __setattr__(self, key, value):
         raise AttributeError("a Panel is immutable: use select(), drop() or with_targets() to get a new one")
 
+    # Pickling (joblib / Dask workers): the default restore of __slots__ goes through
+    # setattr, which the immutability guard refuses, so restore the slots directly.
+    def __getstate__(self) -> dict[str, object]:
+        return {slot: getattr(self, slot) for slot in self.__slots__}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        for slot, value in state.items():
+            object.__setattr__(self, slot, value)
+
     # ------------------------------------------------------------------ views
     @property
     def scores(self) -> pd.DataFrame:
@@ -479,6 +488,49 @@ class Panel:
         return self._replace(
             scores=scores, meta=self._meta.loc[index], stderr=stderr, targets=self._targets.loc[index, tcols]
         )
+
+    def resample(self, positions: Iterable[int] | np.ndarray) -> Panel:
+        """A new Panel with the models at these integer positions, repeats allowed (bootstrap samples).
+
+        A model drawn k times appears as ``"<model>"``, ``"<model>#2"``, ...,
+        ``"<model>#k"`` in order of appearance; metadata, targets and standard
+        errors are carried along, and the metadata column ``source_model`` keeps
+        the original model id (kept through resamples of resamples). Validation
+        is re-run: a benchmark with no observed value in the resample raises
+        :class:`~osltools.exceptions.DataValidationError`.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> panel = Panel(pd.DataFrame({"MMLU": [0.3, 0.6]}, index=["a", "b"]))
+        >>> list(panel.resample([1, 1, 0]).models)
+        ['b', 'b#2', 'a']
+        """
+        pos = np.asarray(list(positions) if not isinstance(positions, np.ndarray) else positions)
+        valid = pos.ndim == 1 and pos.size > 0 and pos.dtype.kind in "iu"
+        if not valid or pos.min() < 0 or pos.max() >= self.n_models:
+            raise ConfigError(
+                f"positions={positions!r} is not accepted (expected a non-empty 1-D sequence of integer "
+                f"positions in [0, {self.n_models - 1}])"
+            )
+        pos = pos.astype(np.intp)
+        source = self._meta["source_model"] if "source_model" in self._meta else pd.Series(self.models, self.models)
+        drawn = pd.Series(self.models[pos])
+        repeat = drawn.groupby(drawn, sort=False).cumcount() + 1
+        index = pd.Index([m if k == 1 else f"{m}#{k}" for m, k in zip(drawn, repeat)], name="model", dtype=object)
+
+        def take(frame: pd.DataFrame) -> pd.DataFrame:
+            out = frame.iloc[pos]
+            out.index = index
+            return out
+
+        meta = take(self._meta).assign(source_model=source.iloc[pos].to_numpy())
+        scores = take(self._scores)
+        problems = _check_index(index, what="the resample") + _check_scores(scores)
+        if problems:
+            raise DataValidationError(problems, source="resample")
+        stderr = None if self._stderr is None else take(self._stderr)
+        return self._replace(scores=scores, meta=meta, stderr=stderr, targets=take(self._targets))
 
     def drop(self, models: Iterable[str] | None = None, *, benchmarks: Iterable[str] | None = None) -> Panel:
         """A new Panel without these models / benchmarks."""

@@ -167,3 +167,42 @@ def test_summary_and_repr():
 def test_bad_scale():
     with pytest.raises(ConfigError, match="scale=0"):
         make(scale=0)
+
+
+def test_resample_renames_repeats_keeps_source_and_carries_everything():
+    stderr = pd.DataFrame({"MMLU": [0.01, 0.02, 0.03], "ARC-C": [0.01, 0.02, np.nan]}, index=["a/x", "b/y", "c/z"])
+    targets = pd.DataFrame({"gsm8k_cot": [0.1, 0.2, 0.3]}, index=["a/x", "b/y", "c/z"])
+    panel = make(stderr=stderr, targets=targets)
+    out = panel.resample([1, 0, 1, 1, 2])
+    assert list(out.models) == ["b/y", "a/x", "b/y#2", "b/y#3", "c/z"]
+    assert list(out.meta["source_model"]) == ["b/y", "a/x", "b/y", "b/y", "c/z"]
+    source = out.meta["source_model"].to_numpy()
+    np.testing.assert_array_equal(out.scores.to_numpy(), panel.scores.loc[source].to_numpy())
+    np.testing.assert_array_equal(out.stderr.to_numpy(), panel.stderr.loc[source].to_numpy())
+    np.testing.assert_array_equal(out.targets["gsm8k_cot"], [0.2, 0.1, 0.2, 0.2, 0.3])
+    pd.testing.assert_frame_equal(
+        out.meta.drop(columns="source_model").reset_index(drop=True), panel.meta.loc[source].reset_index(drop=True)
+    )
+    again = out.resample([2, 2])  # a resample of a resample still maps back to the original models
+    assert list(again.models) == ["b/y#2", "b/y#2#2"] and list(again.meta["source_model"]) == ["b/y", "b/y"]
+    assert panel.n_models == 3 and "source_model" not in panel.meta  # the original is untouched
+
+
+def test_resample_reruns_validation_and_checks_positions():
+    panel = make()
+    with pytest.raises(DataValidationError, match="'ARC-C' has no value for any model"):
+        panel.resample([2, 2])  # c/z has no ARC-C score
+    for bad in ([], [3], [-1], [0.5, 1.0], [[0, 1]], "ab"):
+        with pytest.raises(ConfigError, match=r"positions=.*integer positions in \[0, 2\]"):
+            panel.resample(bad)
+
+
+def test_panel_pickles_for_worker_processes():
+    import pickle
+
+    panel = make(targets=pd.DataFrame({"t": [0.1, 0.2, 0.3]}, index=["a/x", "b/y", "c/z"]))
+    copy = pickle.loads(pickle.dumps(panel))
+    pd.testing.assert_frame_equal(copy.frame(), panel.frame())
+    pd.testing.assert_frame_equal(copy.plausibility, panel.plausibility)
+    with pytest.raises(AttributeError, match="immutable"):
+        copy.x = 1
