@@ -22,6 +22,7 @@ import pandas as pd
 from .data import Panel
 from .exceptions import ConfigError
 from .impute import ImputationResults, PCAImputer
+from .replicates import Replicates
 from .summary import Summary, SummaryMixin
 
 #: What each of the paper's benchmarks mostly measures; used to label components.
@@ -153,9 +154,35 @@ class CapabilityPCA:
         )
 
 
+class _PCAReplicate:
+    """Bootstrap pipeline: refit imputation and PCA, return variance ratios and loadings aligned to a reference.
+
+    Alignment: a replicate's component is sign-flipped when its loadings point
+    away from the full-data component (negative inner product), so intervals
+    describe the loadings, not the arbitrary sign of an eigenvector.
+    """
+
+    def __init__(self, model: CapabilityPCA, reference: pd.DataFrame):
+        self.model = model
+        self.reference = reference
+
+    def __call__(self, panel: Panel, rng: np.random.Generator) -> pd.Series:
+        fit = self.model.fit(panel)
+        loadings = fit.loadings * np.where((fit.loadings * self.reference).sum() < 0, -1.0, 1.0)
+        parts = {
+            ("explained_variance_ratio", c, ""): v for c, v in fit.explained_variance_ratio.items()
+        } | {("cumulative_ratio", c, ""): v for c, v in fit.cumulative_ratio.items()}
+        parts |= {("loading", c, b): loadings.at[b, c] for c in loadings.columns for b in loadings.index}
+        return pd.Series(parts).rename_axis(["term", "component", "benchmark"])
+
+
 @dataclass(frozen=True, repr=False)
 class CapabilityResults(SummaryMixin):
-    """Scores, loadings, explained variance and labels of a fitted :class:`CapabilityPCA`."""
+    """Scores, loadings, explained variance and labels of a fitted :class:`CapabilityPCA`.
+
+    After :meth:`bootstrap`, ``bse``, ``conf_int`` and the tables carry
+    bootstrap standard errors and percentile intervals over models.
+    """
 
     model: CapabilityPCA
     panel: Panel
@@ -164,6 +191,7 @@ class CapabilityResults(SummaryMixin):
     scores: pd.DataFrame  # model x PC1..PCK
     loadings: pd.DataFrame  # benchmark x PC1..PCK
     labels: pd.Series  # component -> plain-words label
+    replicates: Replicates | None = None
 
     # ------------------------------------------------------------------ estimates
     @property
@@ -207,9 +235,53 @@ class CapabilityResults(SummaryMixin):
         """The headline estimates: explained-variance ratio of every component."""
         return self.explained_variance_ratio
 
-    def variance_table(self) -> pd.DataFrame:
-        """Explained variance, ratio and cumulative ratio per component."""
-        return pd.concat([self.explained_variance, self.explained_variance_ratio, self.cumulative_ratio], axis=1)
+    def variance_table(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Explained variance, ratio and cumulative ratio per component (with bootstrap CIs when available)."""
+        table = pd.concat([self.explained_variance, self.explained_variance_ratio, self.cumulative_ratio], axis=1)
+        if self.replicates is None:
+            return table
+        ci = self._ci(alpha)
+        for term in ("explained_variance_ratio", "cumulative_ratio"):
+            part = ci.xs(term, level="term").droplevel("benchmark")
+            table[f"{term}_lower"], table[f"{term}_upper"] = part["lower"], part["upper"]
+        return table
+
+    # ------------------------------------------------------------------ bootstrap
+    def bootstrap(
+        self, *, n_boot: int = 1000, seed=0, n_jobs: int = 1, backend: str = "loky", scheduler: str | None = None
+    ) -> CapabilityResults:
+        """A copy with bootstrap intervals: models resampled with replacement, imputation and PCA re-run.
+
+        Each replicate refits the whole pipeline (imputation, then PCA) on the
+        resampled models; loadings are sign-aligned to this fit before
+        intervals are taken (percentile intervals; SE = sd of the replicates).
+        """
+        from .resampling import bootstrap as run_bootstrap
+
+        replicates = run_bootstrap(
+            _PCAReplicate(self.model, self.loadings), self.panel, n_boot=n_boot, seed=seed, n_jobs=n_jobs,
+            backend=backend, scheduler=scheduler, label="Bootstrap of explained variance and loadings",
+        )
+        return replace(self, replicates=replicates)
+
+    def _replicates(self) -> Replicates:
+        if self.replicates is None:
+            raise ConfigError("no bootstrap yet: call .bootstrap(n_boot=..., seed=...) for standard errors and intervals")
+        return self.replicates
+
+    def _ci(self, alpha: float) -> pd.DataFrame:
+        return self._replicates().conf_int(alpha)
+
+    @property
+    def bse(self) -> pd.Series:
+        """Bootstrap standard errors of the explained-variance ratios."""
+        se = self._replicates().se().xs("explained_variance_ratio", level="term").droplevel("benchmark")
+        return se.reindex(self.params.index).rename("bse")
+
+    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Percentile bootstrap intervals (``lower``/``upper``) of the explained-variance ratios."""
+        ci = self._ci(alpha).xs("explained_variance_ratio", level="term").droplevel("benchmark")
+        return ci.reindex(self.params.index)
 
     # ------------------------------------------------------------------ new models
     def transform(self, panel: Panel) -> pd.DataFrame:
@@ -247,23 +319,36 @@ class CapabilityResults(SummaryMixin):
             rows.append({"component": c, "label": self.labels[c], "variance_ratio": ratio[c], "leading_benchmarks": leading})
         return pd.DataFrame(rows).set_index("component")
 
-    def loadings_long(self) -> pd.DataFrame:
-        """One row per (component, benchmark): loading and its share of the component."""
+    def loadings_long(self, alpha: float = 0.05) -> pd.DataFrame:
+        """One row per (component, benchmark): loading, its share of the component, and bootstrap CI if run."""
         long = self.loadings.rename_axis("benchmark").reset_index().melt(
             "benchmark", var_name="component", value_name="loading"
         )
         long["share"] = long["loading"] ** 2
-        return long[["component", "benchmark", "loading", "share"]]
+        long = long[["component", "benchmark", "loading", "share"]]
+        if self.replicates is not None:
+            ci = self._ci(alpha).xs("loading", level="term")
+            keys = list(zip(long["component"], long["benchmark"]))
+            long["lower"] = ci["lower"].reindex(keys).to_numpy()
+            long["upper"] = ci["upper"].reindex(keys).to_numpy()
+        return long
 
     # ------------------------------------------------------------------ contract
-    def tidy(self) -> pd.DataFrame:
-        """Long table: explained-variance ratios (term ``variance_ratio``) and loadings (term ``loading``)."""
-        variance = self.variance_table().rename_axis("component").reset_index()
-        variance = variance.melt("component", var_name="term", value_name="estimate").assign(benchmark="")
-        loadings = self.loadings_long().rename(columns={"loading": "estimate"}).assign(term="loading")
-        return pd.concat([variance, loadings.drop(columns="share")], ignore_index=True)[
-            ["term", "component", "benchmark", "estimate"]
-        ]
+    def tidy(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Long table, one row per estimate: explained variance (and ratios) and loadings; CIs after a bootstrap."""
+        parts = {"explained_variance": self.explained_variance, "explained_variance_ratio": self.explained_variance_ratio,
+                 "cumulative_ratio": self.cumulative_ratio}
+        rows = [(term, c, "", v) for term, series in parts.items() for c, v in series.items()]
+        rows += [("loading", c, b, self.loadings.at[b, c]) for c in self.components for b in self.loadings.index]
+        tidy = pd.DataFrame(rows, columns=["term", "component", "benchmark", "estimate"])
+        if self.replicates is not None:
+            ci = self._ci(alpha)
+            se = self._replicates().se()
+            keys = list(zip(tidy["term"], tidy["component"], tidy["benchmark"]))
+            tidy["se"] = se.reindex(keys).to_numpy()
+            tidy["lower"] = ci["lower"].reindex(keys).to_numpy()
+            tidy["upper"] = ci["upper"].reindex(keys).to_numpy()
+        return tidy
 
     def summary(self) -> Summary:
         header = {
@@ -279,11 +364,22 @@ class CapabilityResults(SummaryMixin):
             ("Interpretation", self.interpretation()),
             ("Loadings", self.loadings),
         ]
+        if self.replicates is not None:
+            reps = self.replicates
+            header["Bootstrap"] = f"{reps.n_succeeded} of {reps.n_requested} replicates (seed entropy {reps.entropy})"
+            long = self.loadings_long().set_index(["component", "benchmark"])
+            tables.append(("Loadings with 95% bootstrap intervals", long[["loading", "lower", "upper"]]))
         notes = [
             "Signs: each component is oriented so its loadings sum to a positive number (higher = more capable).",
             f"Labels are derived from the loadings (skills with >= {LABEL_SHARE:.0%} of a component); override "
             "them with CapabilityPCA(labels=...) or relabel().",
         ]
+        if self.replicates is not None:
+            notes.append("Intervals: percentile bootstrap over models; every replicate re-runs imputation and PCA; "
+                         "loadings are sign-aligned to the full-data fit.")
+            if self.replicates.n_failed:
+                notes.append(f"{self.replicates.n_failed} bootstrap replicates failed and are listed in "
+                             "replicates.failures.")
         return Summary("Principal capabilities", header, tables, notes)
 
     def __repr__(self) -> str:

@@ -132,3 +132,25 @@ def data_validate(**options) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+@main.command("pca")
+@panel_options
+@click.option("--k", "k", type=int, default=3, show_default=True, help="number of components kept")
+@click.option("--standardize", is_flag=True, help="PCA of standardized columns (default: raw, as in the paper)")
+@click.option("--bootstrap", "n_boot", type=int, default=0, show_default=True, help="bootstrap replicates for CIs")
+@click.option("--seed", type=int, default=0, show_default=True, help="seed of the bootstrap and of the choice of K")
+@click.option("--n-jobs", type=int, default=1, show_default=True, help="parallel workers for the bootstrap")
+@handle_errors
+def pca(k, standardize, n_boot, seed, n_jobs, **options) -> None:
+    """Explained variance, the evidence for K, and what each component measures."""
+    from .capabilities import CapabilityPCA
+    from .dimension import select_n_components
+
+    panel = load_input(**options)
+    caps = CapabilityPCA(n_components=k, standardize=standardize).fit(panel)
+    if n_boot:
+        caps = caps.bootstrap(n_boot=n_boot, seed=seed, n_jobs=n_jobs)
+    click.echo(caps.summary().as_text())
+    click.echo("")
+    click.echo(select_n_components(panel, standardize=standardize, seed=seed).summary().as_text())

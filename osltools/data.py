@@ -333,7 +333,7 @@ class Panel:
         setter(self, "_name", name)
         setter(self, "_join_reports", join_reports)
         setter(self, "_sources", sources)
-        setter(self, "_plausibility", plausibility_checks(meta))
+        setter(self, "_plausibility", None)  # computed when first read (resampling makes many Panels)
 
     def _replace(self, **parts) -> Panel:
         new = object.__new__(Panel)
@@ -381,6 +381,8 @@ class Panel:
     @property
     def plausibility(self) -> pd.DataFrame:
         """Implausible but valid metadata, one row per flag."""
+        if self._plausibility is None:
+            object.__setattr__(self, "_plausibility", plausibility_checks(self._meta))
         return self._plausibility.copy(deep=False)
 
     @property
@@ -620,7 +622,7 @@ class Panel:
             "Missing cells": int(self._scores.isna().sum().sum()),
         }
         tables = [("Missingness per benchmark", self.missingness()), ("Metadata coverage", self.coverage())]
-        notes = [str(m) for m in self._plausibility["message"]]
+        notes = [str(m) for m in self.plausibility["message"]]
         notes += [r.describe() for r in self._join_reports]
         return Summary(f"Panel {self._name or ''}".strip(), header, tables, notes)
 
@@ -629,10 +631,11 @@ class Panel:
 
     def warn_plausibility(self) -> None:
         """Emit one :class:`PlausibilityWarning` listing every plausibility flag (readers call this)."""
-        if len(self._plausibility):
-            lines = "\n".join(f"  - {m}" for m in self._plausibility["message"])
+        flags = self.plausibility
+        if len(flags):
+            lines = "\n".join(f"  - {m}" for m in flags["message"])
             warnings.warn(
-                f"{len(self._plausibility)} plausibility flags in {self._name or 'the panel'}:\n{lines}",
+                f"{len(flags)} plausibility flags in {self._name or 'the panel'}:\n{lines}",
                 PlausibilityWarning,
                 stacklevel=3,
             )

@@ -114,3 +114,38 @@ def test_bad_input():
         CapabilityPCA().fit(panel.scores)
     with pytest.raises(ConfigError, match="too few"):
         CapabilityPCA(n_components=3).fit(panel.select(panel.models[:3]))
+
+
+def test_bootstrap_intervals_and_alignment(main_panel):
+    caps = CapabilityPCA().fit(main_panel)
+    with pytest.raises(ConfigError, match="no bootstrap yet"):
+        caps.bse
+    boot = caps.bootstrap(n_boot=60, seed=3)
+    assert caps.replicates is None and boot.replicates.n_requested == 60
+    ci = boot.conf_int()
+    assert ci.loc["PC1", "lower"] < 0.80 < ci.loc["PC1", "upper"]
+    # replicates were sign-aligned: no PC1 loading interval straddles zero
+    long = boot.loadings_long()
+    assert (long.query("component == 'PC1'")["lower"] > 0).all()
+    # the bootstrap SE equals the sd of the replicate table
+    table = boot.replicates.table
+    expected = table[("explained_variance_ratio", "PC2", "")].std(ddof=1)
+    assert boot.bse["PC2"] == pytest.approx(expected, rel=1e-12)
+    # same seed, same intervals, whatever n_jobs
+    again = caps.bootstrap(n_boot=60, seed=3, n_jobs=2)
+    pd.testing.assert_frame_equal(again.conf_int(), ci)
+    assert {"se", "lower", "upper"} <= set(boot.tidy().columns)
+    assert "Loadings with 95% bootstrap intervals" in str(boot)
+
+
+def test_bootstrap_replicate_refits_the_whole_pipeline(main_panel):
+    from osltools.capabilities import _PCAReplicate
+
+    caps = CapabilityPCA().fit(main_panel)
+    positions = np.random.default_rng(0).integers(0, main_panel.n_models, main_panel.n_models)
+    resampled = main_panel.resample(positions)
+    values = _PCAReplicate(caps.model, caps.loadings)(resampled, np.random.default_rng(0))
+    direct = CapabilityPCA().fit(resampled)
+    assert values[("explained_variance_ratio", "PC1", "")] == pytest.approx(direct.explained_variance_ratio["PC1"])
+    signs = np.sign((direct.loadings * caps.loadings).sum())
+    assert values[("loading", "PC2", "GSM8K")] == pytest.approx(direct.loadings.at["GSM8K", "PC2"] * signs["PC2"])
