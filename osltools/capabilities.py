@@ -62,7 +62,10 @@ class PCAFit:
         scale = x.std(axis=0, ddof=1) if standardize else np.ones(x.shape[1])
         if standardize and (scale <= 0).any():
             raise ConfigError("a benchmark is constant after imputation; it cannot be standardized")
-        _, s, vt = np.linalg.svd((x - centre) / scale, full_matrices=False)
+        z = (x - centre) / scale
+        if z.shape[0] > 4 * z.shape[1] and z.size > 100_000:  # tall panels: SVD of R from a QR is cheaper
+            z = np.linalg.qr(z, mode="r")
+        _, s, vt = np.linalg.svd(z, full_matrices=False)
         vt = vt * np.where(vt.sum(axis=1) < 0, -1.0, 1.0)[:, None]
         return cls(centre, scale, s, vt)
 

@@ -34,11 +34,13 @@ def _scores_frame(data: Panel | pd.DataFrame) -> pd.DataFrame:
 
 
 def _top_components(centred: np.ndarray, rank: int) -> np.ndarray:
-    """The leading ``rank`` right singular vectors (T x rank) of a centred matrix."""
-    if centred.shape[1] <= 64:
-        _, _, vt = np.linalg.svd(centred, full_matrices=False)
-        return vt[:rank].T
-    values, vectors = np.linalg.eigh(centred.T @ centred)  # wide panels: the T x T Gram matrix is cheaper
+    """The leading ``rank`` right singular vectors (T x rank) of a centred matrix.
+
+    From the eigenvectors of the T x T Gram matrix: far cheaper than an SVD of
+    the models x benchmarks matrix, and accurate enough for the leading
+    components an imputation uses (the final PCA uses an SVD).
+    """
+    _, vectors = np.linalg.eigh(centred.T @ centred)
     return vectors[:, ::-1][:, :rank]
 
 

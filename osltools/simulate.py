@@ -255,8 +255,8 @@ def simulate_panel(
         raise ConfigError(
             f"n_components={n_components}, n_benchmarks={n_benchmarks}: need 1 <= n_components < n_benchmarks"
         )
-    if n_families > len(FAMILY_NAMES) * 4:
-        raise ConfigError(f"n_families={n_families} is more than the simulator supports ({len(FAMILY_NAMES) * 4})")
+    if n_families < 1:
+        raise ConfigError(f"n_families={n_families!r} is not accepted (expected >= 1)")
     rng = np.random.default_rng(seed)
     k = n_components
     families = [FAMILY_NAMES[i % 26] + ("" if i < 26 else f"-{i // 26 + 1}") for i in range(n_families)]
