@@ -17,7 +17,7 @@ import click
 
 from . import datasets
 from .data import Panel
-from .exceptions import DataValidationError, OSLError, OSLWarning
+from .exceptions import DataValidationError, FitError, OSLError, OSLWarning
 from .readers import read_panel
 
 EXIT_ERROR = 1
@@ -128,6 +128,54 @@ def data_validate(**options) -> None:
     for report in panel.join_reports:
         click.echo(f"warning: {report.describe()}", err=True)
     click.echo(f"ok: {panel.n_models} models x {panel.n_benchmarks} benchmarks, {len(panel.families)} families")
+
+
+# --------------------------------------------------------------------------- osl fit
+# Imports osltools.validation (PCA, law, equivalent FLOPs) when the command runs, so `osl data` stays light.
+@main.command("fit")
+@click.argument("target")
+@panel_options
+@click.option("--predictors", "predictor", default="pcs:3", show_default=True, metavar="SPEC",
+              help="the law's predictors: pcs:K (K principal capabilities), flops (log10 FLOPs) or size (log10 params)")
+@click.option("--cutoff", type=float, default=8.4e22, show_default=True,
+              help="training FLOPs cutoff: models at or below it train the law, the rest test it")
+@click.option("--exclude-from-pca", multiple=True, metavar="BENCHMARK", help="benchmark left out of the PCA inputs")
+@click.option("--bounds", type=click.Choice(["floor", "ceiling", "none"]), default="floor", show_default=True,
+              help="floor in [0, 0.2] with ceiling 1 (the paper's code), ceiling in [0.8, 1] with floor 0, or 0 and 1")
+@click.option("--loss", type=click.Choice(["linear", "huber"]), default="linear", show_default=True)
+@click.option("--reference-family", metavar="FAMILY", help="family of the equivalent-FLOPs axis (default: the "
+              "dataset's, Llama-2 for base models)")
+@click.option("--alpha", type=float, default=0.05, show_default=True, help="1 - level of the intervals")
+@handle_errors
+def fit_command(target, predictor, cutoff, exclude_from_pca, bounds, loss, reference_family, alpha, **options) -> None:
+    """Fit a sigmoid law for TARGET on models below a compute cutoff, test it on the rest against compute baselines,
+    and map every model to equivalent FLOPs."""
+    from .validation import LawOptions, backtest, compute_split
+
+    panel = load_input(**options)
+    reference = reference_family or (datasets.reference_family(options["dataset"]) if options["dataset"] else "Llama-2")
+    predictors = list(dict.fromkeys([predictor, "flops", "size"]))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", OSLWarning)
+        results = backtest(panel, [target], predictors=predictors, split=compute_split(panel, cutoff),
+                           exclude_from_pca=exclude_from_pca, law=LawOptions(bounds=bounds, loss=loss), alpha=alpha)
+        fit = results.fits.get((target, predictor))
+        equivalent = fit.equivalent_flops(reference_family=reference, alpha=alpha) if fit and predictor != "flops" \
+            else None
+    for message in dict.fromkeys(str(w.message).splitlines()[0] for w in caught if issubclass(w.category, OSLWarning)):
+        click.echo(f"warning: {message}", err=True)
+    if fit is not None:
+        click.echo(fit.summary(alpha).as_text())
+        click.echo("")
+    click.echo(results.summary().as_text())
+    if fit is None:
+        message = results.table.at[(target, predictor), "message"]
+        raise FitError(f"the law {target} ~ {predictor} could not be fitted: {message}")
+    click.echo("")
+    if equivalent is None:
+        click.echo("Equivalent FLOPs: the law is on log10 FLOPs itself, so every model's equivalent FLOPs are its own.")
+    else:
+        click.echo(equivalent.summary(alpha).as_text())
 
 
 if __name__ == "__main__":  # pragma: no cover
