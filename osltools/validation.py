@@ -36,6 +36,7 @@ message, never dropped.
 
 from __future__ import annotations
 
+import keyword
 import math
 import re
 from collections.abc import Iterable, Sequence
@@ -282,6 +283,8 @@ class LawOptions:
         _resolve_limits(self.floor, self.ceiling, self.bounds)  # raises ConfigError on bad bounds
         if self.loss not in LOSSES:
             raise ConfigError(f"loss={self.loss!r} is not accepted (expected one of {', '.join(map(repr, LOSSES))})")
+        if not (isinstance(self.f_scale, (int, float)) and np.isfinite(self.f_scale) and self.f_scale > 0):
+            raise ConfigError(f"f_scale={self.f_scale!r} is not accepted (expected a positive number, e.g. 0.1)")
         if self.cov_type not in COV_TYPES:
             raise ConfigError(f"cov_type={self.cov_type!r} is not accepted (expected one of "
                               f"{', '.join(map(repr, COV_TYPES))})")
@@ -313,7 +316,7 @@ def _parse_predictor(spec: str) -> int | str:
 
 
 def _term(name: str) -> str:
-    return name if name.isidentifier() else f"Q({name!r})"
+    return name if name.isidentifier() and not keyword.iskeyword(name) else f"Q({name!r})"
 
 
 def predictor_formula(target: str, predictor: str) -> str:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import math
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -34,6 +37,7 @@ from tests.conftest import load_quietly
 
 WORD = "word_unscrambling_2_exact_match"
 FLOOR = LawOptions(bounds="floor")
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -300,6 +304,7 @@ def test_predictor_specs():
     assert predictor_formula("t", "pcs:2") == "t ~ PC1 + PC2"
     assert predictor_formula("t", "flops") == "t ~ log10_flops"
     assert predictor_formula("t", "size") == "t ~ np.log10(params_b)"
+    assert predictor_formula("class", "flops") == "Q('class') ~ log10_flops"
     for bad in ("pcs:0", "pcs", "pcs:x", "logflops", "PCS:3"):
         with pytest.raises(ConfigError, match="pcs:K"):
             predictor_formula("t", bad)
@@ -320,6 +325,8 @@ def test_input_errors(sim):
         LawOptions(loss="l1")
     with pytest.raises(ConfigError, match="bounds="):
         LawOptions(bounds="top")
+    with pytest.raises(ConfigError, match="f_scale="):
+        LawOptions(loss="huber", f_scale=0)
 
 
 def test_split_without_target_models_on_one_side(sim):
@@ -331,3 +338,20 @@ def test_split_without_target_models_on_one_side(sim):
     foreign = Split(train=("a",), test=("b",), description="foreign")
     with pytest.raises(ConfigError, match="not in the panel"):
         fit_heldout(panel, "base_task", split=foreign)
+
+
+# ---------------------------------------------------------------------------------------------- the public report
+def test_committed_public_backtest_matches_the_code(public_data_dir):
+    """The committed report's numbers for word unscrambling are what the analysis script computes now."""
+    spec = importlib.util.spec_from_file_location("backtest_public", REPO / "analyses" / "backtest_public.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    settings = tuple(s for s in module.SETTINGS if s.target == WORD)
+    results = module.run(settings)
+    committed = pd.read_csv(REPO / "reports" / "backtest_public.csv").set_index(["target", "predictor"])
+    for column in ("n_train", "n_test", "mse", "mae", "pi_coverage"):
+        np.testing.assert_allclose(results.table.loc[WORD, column].to_numpy(float),
+                                   committed.loc[WORD, column].to_numpy(float), rtol=1e-8)
+    verdict = module.verdicts(results, settings).iloc[0]
+    assert verdict["pcs3_beats_flops"] and verdict["best_predictor"] == results.winners[WORD]
