@@ -258,6 +258,9 @@ def test_results_contract(word_backtest):
     fit = res.fits[(WORD, "pcs:3")]
     assert fit.conf_int().shape == (len(fit.params), 2) and "PCA inputs" in fit.summary().as_text()
     assert set(fit.frame()["role"]) == {"train", "test"}
+    train = fit.predictions(include_train=True).query("role == 'train'")
+    np.testing.assert_allclose(train["mean"], fit.law.fittedvalues.loc[train.index], rtol=1e-12)
+    np.testing.assert_allclose(train["observed"], fit.train.loc[train.index, WORD], rtol=0)
 
 
 def test_failed_fit_is_a_row_with_its_message(sim):
