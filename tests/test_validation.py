@@ -355,6 +355,6 @@ def test_committed_public_backtest_matches_the_code(public_data_dir):
     committed = pd.read_csv(REPO / "reports" / "backtest_public.csv").set_index(["target", "predictor"])
     for column in ("n_train", "n_test", "mse", "mae", "pi_coverage"):
         np.testing.assert_allclose(results.table.loc[WORD, column].to_numpy(float),
-                                   committed.loc[WORD, column].to_numpy(float), rtol=1e-8)
+                                   committed.loc[WORD, column].to_numpy(float), rtol=1e-5)  # the report shows 4 digits
     verdict = module.verdicts(results, settings).iloc[0]
     assert verdict["pcs3_beats_flops"] and verdict["best_predictor"] == results.winners[WORD]
