@@ -178,8 +178,6 @@ def fit_command(target, predictor, cutoff, exclude_from_pca, bounds, loss, refer
         click.echo(equivalent.summary(alpha).as_text())
 
 
-if __name__ == "__main__":  # pragma: no cover
-    main()
 
 
 @main.command("pca")
@@ -202,3 +200,7 @@ def pca(k, standardize, n_boot, seed, n_jobs, **options) -> None:
     click.echo(caps.summary().as_text())
     click.echo("")
     click.echo(select_n_components(panel, standardize=standardize, seed=seed).summary().as_text())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
