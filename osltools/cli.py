@@ -202,5 +202,77 @@ def pca(k, standardize, n_boot, seed, n_jobs, **options) -> None:
     click.echo(select_n_components(panel, standardize=standardize, seed=seed).summary().as_text())
 
 
+# --------------------------------------------------------------------------- osl report
+# Imports osltools.report (and matplotlib) when the command runs, so the other commands stay light.
+@main.command("report")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path), metavar="[PATH ...]")
+@click.option("--dataset", metavar="NAME", help=f"public dataset: {', '.join(datasets.DATASETS)}")
+@click.option("--demo", is_flag=True, help="a report on the built-in simulated panel (says so at its top)")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), metavar="FILE",
+              help="TOML file naming targets, interventions, cutoffs, reference family, K, bootstrap size")
+@click.option("--out", required=True, type=click.Path(path_type=Path), metavar="DIR",
+              help="report folder (created; in an existing folder only the report's own files are replaced)")
+@click.option("--target", "targets", multiple=True, metavar="NAME", help="target to report (repeat; replaces the "
+              "config's list, keeping its per-target settings)")
+@click.option("--model-set", metavar="SET", help=f"named model set of the dataset: {', '.join(datasets.MODEL_SETS)}")
+@click.option("--reference-family", metavar="FAMILY", help="family of the f-equivalent FLOPs axis")
+@click.option("--k", "k", metavar="K", help="components kept (an integer, or auto)")
+@click.option("--seed", type=int, help="seed of every random step (default 0)")
+@click.option("--bootstrap", "bootstrap", type=click.IntRange(min=0), metavar="B",
+              help="bootstrap replicates (default 200; 50 for --demo; 0 for none)")
+@click.option("--n-jobs", type=click.IntRange(min=1), help="parallel workers for the bootstrap")
+@click.option("--data-dir", type=click.Path(path_type=Path), help="folder holding the public files")
+@click.option("--scale", type=float, default=1.0, show_default=True, help="divide PATH's scores by this")
+@click.option("--meta", type=click.Path(path_type=Path), help="metadata CSV joined by model")
+@click.option("--metric", "metrics", multiple=True, metavar="TASK=METRIC", help="lm-eval metric per task")
+@click.option("--quiet", is_flag=True, help="no progress lines on stderr")
+@handle_errors
+def report_command(paths, dataset, demo, config_path, out, targets, model_set, reference_family, k, seed, bootstrap,
+                   n_jobs, data_dir, scale, meta, metrics, quiet) -> None:
+    """Write a complete report (report.html, report.md, figures/, tables/) to DIR.
+
+    Data: PATH (benchmark scores: wide CSV, long CSV or lm-eval folder; further
+    PATHs are target CSVs joined by model), --dataset NAME, --demo, or
+    dataset = "..." in the config. Flags override the config file.
+    """
+    from .report import ReportConfig, build_report, config_for, demo_inputs, load_config
+
+    if sum([bool(paths), dataset is not None, demo]) > 1:
+        raise click.UsageError("give one source of data: PATH ..., --dataset NAME or --demo")
+    panel, demo_info, base = None, None, ReportConfig()
+    if demo:
+        panel, base, demo_info = demo_inputs(seed=seed or 0)
+    config = load_config(config_path, start=base) if config_path is not None else base  # the file's keys win
+    if paths:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", OSLWarning)
+            panel = read_panel(paths[0], scale=scale, meta=meta, metrics=_parse_metrics(metrics), warn=False)
+        config = config.override(targets_files=config.targets_files + tuple(map(str, paths[1:])))
+    config = config_for(config, targets=list(targets) or None, dataset=dataset, model_set=model_set,
+                        reference_family=reference_family, k=k if k is None or k == "auto" else _int_option(k, "--k"),
+                        seed=seed, bootstrap=bootstrap, n_jobs=n_jobs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", OSLWarning)  # the report lists them in the sections they concern
+        path = build_report(out, panel=panel, config=config, demo=demo_info, quiet=quiet, data_dir=data_dir,
+                            command=_report_command(paths, dataset, demo, config_path, out, config))
+    click.echo(f"report written to {path / 'report.html'} and {path / 'report.md'}")
+
+
+def _int_option(value: str, name: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an integer or 'auto'", param_hint=name) from None
+
+
+def _report_command(paths, dataset, demo, config_path, out, config) -> str:
+    parts = ["osl", "report", *map(str, paths)]
+    parts += ["--demo"] if demo else []
+    parts += ["--dataset", dataset] if dataset else []
+    parts += ["--config", str(config_path)] if config_path else []
+    parts += ["--seed", str(config.seed), "--bootstrap", str(config.bootstrap), "--out", str(out)]
+    return " ".join(parts)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

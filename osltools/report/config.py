@@ -176,12 +176,17 @@ class ReportConfig:
     source: str | None = field(default=None, compare=False)  # the file it came from, for messages
 
     @classmethod
-    def from_mapping(cls, table: Mapping[str, Any], *, source: str | None = None, base: Path | None = None) -> ReportConfig:
-        """Build and check a configuration from parsed TOML (``base``: folder that relative paths start from)."""
+    def from_mapping(cls, table: Mapping[str, Any], *, source: str | None = None, base: Path | None = None,
+                     start: ReportConfig | None = None) -> ReportConfig:
+        """Build and check a configuration from parsed TOML.
+
+        ``base`` is the folder relative paths start from; keys the table does not
+        set keep their values in ``start`` (default: the defaults).
+        """
         known = [f.name for f in fields(cls) if f.name not in ("source", "defaults")] + list(_DEFAULT_KEYS)
         _unknown_keys(table, known, "top level", source)
         defaults = {k: table[k] for k in _DEFAULT_KEYS if k in table}
-        values: dict[str, Any] = {"source": source, "defaults": defaults}
+        values: dict[str, Any] = {"source": source, "defaults": {**(start.defaults if start else {}), **defaults}}
         for key in ("title", "dataset", "model_set", "reference_family"):
             if key in table:
                 values[key] = _expect(table[key], str, key, source, "a string")
@@ -214,7 +219,7 @@ class ReportConfig:
                 raise ConfigError(f"{_where(source, 'targets')}: {twice[0]!r} is listed twice")
         if "interventions" in table:
             values["interventions"] = _interventions(table["interventions"], source)
-        return cls(**values)
+        return replace(start, **values) if start is not None else cls(**values)
 
     def with_targets(self, names: Sequence[str]) -> ReportConfig:
         """This configuration with the targets replaced by ``names`` (keeping any per-target settings of the file)."""
@@ -321,8 +326,10 @@ def _interventions(table: Any, source: str | None) -> InterventionSpec:
     return spec
 
 
-def load_config(path: str | Path) -> ReportConfig:
+def load_config(path: str | Path, *, start: ReportConfig | None = None) -> ReportConfig:
     """Read a report configuration from a TOML file (a :class:`ConfigError` names the file and the problem).
+
+    Keys the file does not set keep their values in ``start`` (default: the defaults of :class:`ReportConfig`).
 
     Examples
     --------
@@ -340,4 +347,4 @@ def load_config(path: str | Path) -> ReportConfig:
         table = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: malformed TOML: {err}") from None
-    return ReportConfig.from_mapping(table, source=str(path), base=path.parent)
+    return ReportConfig.from_mapping(table, source=str(path), base=path.parent, start=start)
