@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -46,7 +47,7 @@ FLOPS_LABEL = "log10 training FLOPs"
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
            "#17becf", "#a6761d", "#000075")
 #: Fillable markers (held-out models are drawn hollow).
-MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h")
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h", "p", "*", "d", "H", "8")
 N_SLOTS = len(PALETTE) * len(MARKERS)
 #: Families with fixed slots: the public data's base and instruction-tuned families, then the simulator's.
 KNOWN_FAMILIES = (
@@ -76,25 +77,29 @@ class FamilyStyle(NamedTuple):
 
 
 def _slot_style(slot: int) -> FamilyStyle:
-    # slot = 12 q + r -> colour r, marker (3 q + r) mod 10: all 120 pairs differ, and so do neighbours'
+    # slot = 12 q + r -> colour r, marker (7 q + r) mod 15 (7 is prime to 15): all 180 pairs differ
     q, r = divmod(slot % N_SLOTS, len(PALETTE))
-    return FamilyStyle(PALETTE[r], MARKERS[(3 * q + r) % len(MARKERS)])
+    return FamilyStyle(PALETTE[r], MARKERS[(7 * q + r) % len(MARKERS)])
+
+
+_FREE_SLOTS = tuple(range(len(KNOWN_FAMILIES), N_SLOTS))
 
 
 def _hash_slot(name: str) -> int:
-    return int(hashlib.sha256(name.encode()).hexdigest(), 16) % N_SLOTS
+    """Position of a new family's slot among the slots no known family has."""
+    return int(hashlib.sha256(name.encode()).hexdigest(), 16) % len(_FREE_SLOTS)
 
 
 def family_styles(families: Iterable[str]) -> dict[str, FamilyStyle]:
     """The colour and marker of each family, keyed by family name.
 
     Known families (the public data's and the simulator's) have fixed slots,
-    so their style is the same whatever else is drawn. Another family's slot
-    comes from a hash of its name, moved on to the next free slot if taken
-    (by a known family, or by another new family, in name order); only such
-    collisions can make a new family's style depend on the others, so build
-    the mapping once from all families and pass it to every figure (the
-    report does).
+    so their style is the same whatever else is drawn. Another family gets
+    one of the remaining slots from a hash of its name, moved on to the next
+    remaining slot when another new family (earlier in name order) took it;
+    only such collisions can make a new family's style depend on the others,
+    so build the mapping once from all families and pass it to every figure
+    (the report does).
 
     Examples
     --------
@@ -103,17 +108,14 @@ def family_styles(families: Iterable[str]) -> dict[str, FamilyStyle]:
     True
     """
     names = list(dict.fromkeys(str(f) for f in families))
-    taken = {_KNOWN_SLOT[n] % N_SLOTS for n in names if n in _KNOWN_SLOT} | set(range(len(KNOWN_FAMILIES)))
     slots = {n: _KNOWN_SLOT[n] for n in names if n in _KNOWN_SLOT}
+    taken: set[int] = set()
     for name in sorted(n for n in names if n not in _KNOWN_SLOT):
-        slot = _hash_slot(name)
-        for step in range(N_SLOTS):
-            candidate = (slot + step) % N_SLOTS
-            if candidate not in taken or step == N_SLOTS - 1:
-                slot = candidate
-                break
-        taken.add(slot)
-        slots[name] = slot
+        start = _hash_slot(name)
+        free = [(start + step) % len(_FREE_SLOTS) for step in range(len(_FREE_SLOTS))]
+        position = next((p for p in free if p not in taken), start)  # all taken: share a slot
+        taken.add(position)
+        slots[name] = _FREE_SLOTS[position]
     return {n: _slot_style(slots[n]) for n in names}
 
 
@@ -286,9 +288,11 @@ def plot_loadings(caps: Any, *, alpha: float = 0.05) -> Figure:
     columns = [f"{c}\n{caps.labels[c]}" for c in values.columns]
     fig, ax = _figure(1.9 * values.shape[1] + 2.6, 0.55 * values.shape[0] + 1.6)
     limit = float(np.abs(values.to_numpy()).max())
-    sns.heatmap(values.set_axis(columns, axis=1), ax=ax, cmap="RdBu_r", vmin=-limit, vmax=limit, center=0,
-                annot=annot.to_numpy(), fmt="", annot_kws={"fontsize": 8}, linewidths=0.5,
-                cbar_kws={"label": "loading"})
+    with warnings.catch_warnings():  # seaborn 0.13 calls Colormap.set_bad, pending deprecation in matplotlib 3.11
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        sns.heatmap(values.set_axis(columns, axis=1), ax=ax, cmap="RdBu_r", vmin=-limit, vmax=limit, center=0,
+                    annot=annot.to_numpy(), fmt="", annot_kws={"fontsize": 8}, linewidths=0.5,
+                    cbar_kws={"label": "loading"})
     _label(ax, x="component (derived label)", y="benchmark", title="Loadings of the principal capabilities")
     ax.tick_params(axis="x", rotation=0)
     if "lower" in long:
