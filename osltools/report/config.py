@@ -249,6 +249,8 @@ class ReportConfig:
         lines.append(f"k = {_toml_value('auto' if self.k is None else self.k)}")
         for key in ("bootstrap", "seed", "alpha", "n_jobs"):
             lines.append(f"{key} = {_toml_value(getattr(self, key))}")
+        for key, value in self.defaults.items():  # per-target defaults (for targets named on the command line)
+            lines.append(f"{key} = {_toml_value(list(value) if isinstance(value, tuple) else value)}")
         for t in self.targets:
             lines += ["", "[[targets]]"]
             for key in _TARGET_KEYS:

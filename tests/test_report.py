@@ -1,0 +1,287 @@
+"""osl report: every file written, sections, tables = tidy outputs, atomic output, config precedence, CLI errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from osltools import report as report_pkg
+from osltools.capabilities import CapabilityPCA
+from osltools.cli import main
+from osltools.exceptions import ConfigError
+from osltools.report import ReportConfig, TargetSpec, build_report, load_config
+from osltools.report import sections as report_sections
+from osltools.report.output import MANIFEST
+from osltools.validation import LawOptions, backtest, compute_split
+
+BOOT = 10
+TARGETS = (TargetSpec("emergent_task", label="emergent task", predictors=("pcs:2", "flops")),)
+
+
+def small_config(**changes) -> ReportConfig:
+    values = {"targets": TARGETS, "bootstrap": BOOT, "seed": 3, "reference_family": "Alfa"}
+    return ReportConfig(**{**values, **changes})
+
+
+@pytest.fixture(scope="module")
+def built(sim, tmp_path_factory):
+    panel, _ = sim
+    out = tmp_path_factory.mktemp("report") / "out"
+    build_report(out, panel=panel, config=small_config(), quiet=True)
+    return out
+
+
+def run_cli(*args):
+    return CliRunner().invoke(main, ["report", *map(str, args)])
+
+
+def _only_error_line(result) -> str:
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output and result.exception is None or isinstance(result.exception, SystemExit)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    return lines[0]
+
+
+def _leftovers(folder: Path) -> list[str]:
+    return [p.name for p in folder.iterdir() if "osl-staging" in p.name]
+
+
+# ---------------------------------------------------------------------------------------------- files and sections
+def test_every_file_is_written(built):
+    for name in ("report.html", "report.md", MANIFEST):
+        assert (built / name).is_file()
+    pngs = sorted(p.stem for p in (built / "figures").glob("*.png"))
+    svgs = sorted(p.stem for p in (built / "figures").glob("*.svg"))
+    assert pngs == svgs and len(pngs) >= 8
+    manifest = json.loads((built / MANIFEST).read_text())
+    on_disk = sorted(str(p.relative_to(built)) for p in built.rglob("*") if p.is_file() and p.name != MANIFEST)
+    assert manifest["files"] == on_disk
+    markdown = (built / "report.md").read_text()
+    linked = set(re.findall(r"\]\((figures/[^)]+|tables/[^)]+)\)", markdown))
+    assert linked and all((built / path).is_file() for path in linked)
+    assert {f"figures/{stem}.png" for stem in pngs} <= linked
+
+
+def test_html_is_self_contained(built):
+    html = (built / "report.html").read_text()
+    images = re.findall(r'<img src="([^"]+)"', html)
+    assert len(images) == len(list((built / "figures").glob("*.png")))
+    assert all(src.startswith("data:image/png;base64,") for src in images)
+    assert not re.search(r'<(script|link)[^>]+(src|href)="http', html)
+
+
+def test_sections_are_present(built):
+    html, markdown = (built / "report.html").read_text(), (built / "report.md").read_text()
+    for anchor, title in (("summary", "At a glance"), ("data", "Data and missingness"),
+                          ("capabilities", "Capability space"), ("law-emergent_task", "Scaling law: emergent task"),
+                          ("equivalent", "f-equivalent FLOPs"), ("methods", "Methods and reproducibility")):
+        assert f'<section id="{anchor}">' in html and f"## {title}" in markdown
+    assert "DEMO" not in html  # only a demo says so
+    assert "Seed: 3" in markdown and f"Bootstrap replicates: {BOOT}" in markdown
+    assert "numpy" in markdown and "statsmodels" in markdown  # software versions
+
+
+def test_tables_are_the_tidy_outputs(built, sim):
+    panel, _ = sim
+    caps = CapabilityPCA(n_components=3).fit(panel).bootstrap(n_boot=BOOT, seed=3)
+    written = pd.read_csv(built / "tables" / "capabilities.csv", keep_default_na=False, na_values=[""])
+    expected = caps.tidy()
+    assert list(written.columns) == list(expected.columns)
+    for column in ("estimate", "se", "lower", "upper"):
+        np.testing.assert_allclose(written[column].to_numpy(float), expected[column].to_numpy(float), rtol=1e-9,
+                                   atol=1e-12, equal_nan=True)
+    bt = backtest(panel, ["emergent_task"], predictors=["pcs:3", "pcs:2", "flops"], split=compute_split(panel),
+                  law=LawOptions(bounds="floor"))
+    written = pd.read_csv(built / "tables" / "backtest_emergent_task.csv")
+    expected = bt.tidy()
+    keys = ["target", "predictor", "metric"]
+    assert written[keys].to_numpy().tolist() == expected[keys].to_numpy().tolist()
+    np.testing.assert_allclose(written["value"], expected["value"].astype(float), rtol=1e-9, atol=1e-12)
+    law = pd.read_csv(built / "tables" / "law_emergent_task.csv")
+    np.testing.assert_allclose(law["estimate"], bt.fits[("emergent_task", "pcs:3")].tidy()["estimate"], rtol=1e-9,
+                               atol=1e-12)
+
+
+def test_demo_says_so_at_the_top_and_reports_progress(tmp_path):
+    result = run_cli("--demo", "--bootstrap", "0", "--target", "base_task", "--out", tmp_path / "demo")
+    assert result.exit_code == 0, result.output
+    html = (tmp_path / "demo" / "report.html").read_text()
+    assert html.index("DEMO: every number") < html.index("<nav>")
+    assert (tmp_path / "demo" / "report.md").read_text().splitlines()[2].startswith("> DEMO")
+    assert "[osl report" in result.stderr and "scaling law: base task" in result.stderr  # --quiet: see below
+
+
+# ---------------------------------------------------------------------------------------------- atomic output
+def _failing_sections(ctx, **kwargs):
+    report_sections.data_section(ctx)  # figures and tables are written into the staging folder ...
+    assert any((ctx.writer.root / "figures").iterdir())
+    raise RuntimeError("injected failure")  # ... and then the run fails
+
+
+def test_failure_midway_leaves_no_folder(sim, tmp_path):
+    panel, _ = sim
+    with pytest.raises(RuntimeError, match="injected"):
+        build_report(tmp_path / "out", panel=panel, config=small_config(), quiet=True, sections=_failing_sections)
+    assert not (tmp_path / "out").exists() and _leftovers(tmp_path) == []
+
+
+def test_failure_in_an_existing_folder_changes_nothing(sim, tmp_path):
+    panel, _ = sim
+    out = tmp_path / "out"
+    build_report(out, panel=panel, config=small_config(bootstrap=0, targets=()), quiet=True)
+    (out / "notes.txt").write_text("mine")
+    before = {str(p.relative_to(out)): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    with pytest.raises(RuntimeError):
+        build_report(out, panel=panel, config=small_config(), quiet=True, sections=_failing_sections)
+    after = {str(p.relative_to(out)): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert after == before and _leftovers(tmp_path) == []
+
+
+def test_existing_folder_keeps_unrelated_files(sim, tmp_path):
+    panel, _ = sim
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    build_report(out, panel=panel, config=small_config(bootstrap=0), quiet=True)
+    assert (out / "figures" / "curve_emergent_task.png").is_file()
+    build_report(out, panel=panel, config=small_config(bootstrap=0, targets=()), quiet=True)  # a smaller report
+    assert (out / "notes.txt").read_text() == "mine"
+    assert not (out / "figures" / "curve_emergent_task.png").exists()  # the old report's files are replaced
+    assert _leftovers(tmp_path) == []
+
+
+def test_foreign_report_files_are_never_overwritten(sim, tmp_path):
+    panel, _ = sim
+    out = tmp_path / "out"
+    (out / "figures").mkdir(parents=True)
+    (out / "figures" / "precious.png").write_bytes(b"x")
+    with pytest.raises(ConfigError, match="precious.png, not written by osl report"):
+        build_report(out, panel=panel, config=small_config(), quiet=True)
+    assert (out / "figures" / "precious.png").read_bytes() == b"x" and _leftovers(tmp_path) == []
+
+
+def test_cli_failure_midway_exits_1_without_output(tmp_path, monkeypatch):
+    def broken(ctx, spec):
+        raise ConfigError("injected: this target cannot be reported")
+
+    monkeypatch.setattr("osltools.report.builder.law_section", broken)
+    result = run_cli("--demo", "--bootstrap", "0", "--out", tmp_path / "out", "--quiet")
+    assert "injected" in _only_error_line(result)  # the only line on stderr: --quiet silenced the progress
+    assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------------------------------------- configuration
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "report.toml"
+    path.write_text(text)
+    return path
+
+
+def test_config_file_is_read(tmp_path):
+    path = write(tmp_path, """
+title = "T"
+k = "auto"
+bootstrap = 7
+cutoff = 1e23
+bounds = "none"
+targets = ["a", { name = "b", cutoff = 2e22, exclude_from_pca = ["GSM8K"], label = "B" }]
+[interventions]
+base = "a"
+arms = { X = "b" }
+""")
+    config = load_config(path)
+    assert config.k is None and config.bootstrap == 7 and config.title == "T"
+    a, b = config.targets
+    assert (a.name, a.cutoff, a.bounds) == ("a", 1e23, "none")
+    assert (b.cutoff, b.exclude_from_pca, b.bounds, b.title) == (2e22, ("GSM8K",), "none", "B")
+    assert config.interventions.arms == (("X", "b"),) and config.interventions.loss == "huber"
+    assert load_config(write(tmp_path, config.as_toml())) == config  # the methods section's TOML reads back
+
+
+def test_flags_override_the_file(tmp_path, monkeypatch):
+    path = write(tmp_path, 'bootstrap = 7\nseed = 3\nk = 2\ntargets = [{ name = "base_task", cutoff = 1e23 }]\n')
+    seen = {}
+
+    def capture(out, *, config, **kwargs):
+        seen["config"] = config
+        return Path(out)
+
+    monkeypatch.setattr(report_pkg, "build_report", capture)
+    result = run_cli("--demo", "--config", path, "--seed", "5", "--out", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    config = seen["config"]
+    assert (config.seed, config.bootstrap, config.k) == (5, 7, 2)  # flag > file > demo defaults
+    assert [t.name for t in config.targets] == ["base_task"] and config.targets[0].cutoff == 1e23
+    assert config.reference_family is not None and config.interventions is not None  # the demo's, kept
+    run_cli("--demo", "--config", path, "--bootstrap", "0", "--k", "auto", "--target", "emergent_task",
+            "--out", tmp_path / "out")
+    assert (seen["config"].bootstrap, seen["config"].k) == (0, None)
+    assert [t.name for t in seen["config"].targets] == ["emergent_task"]
+
+
+def test_paper_config_is_valid():
+    config = load_config(Path(__file__).resolve().parents[1] / "analyses" / "paper.toml")
+    assert config.model_set == "main" and config.reference_family == "Llama-2"
+    assert {t.name for t in config.targets} >= {"word_unscrambling_2_exact_match", "gsm8k_cot"}
+
+
+@pytest.mark.parametrize("text, message", [
+    ('targets = ["no_such_target"]', "unknown target 'no_such_target'"),
+    ('reference_family = "Nope"', "unknown family 'Nope'"),
+    ("bootstrap = = 3", "malformed TOML"),
+    ("colour = 3", "unknown key 'colour'"),
+    ('k = 0', "k = 0 is not accepted"),
+    ('targets = [{ name = "base_task", bounds = "upper" }]', "bounds = 'upper' is not accepted"),
+    ('targets = [{ name = "base_task", exclude_from_pca = ["Chess"] }]', "unknown benchmark 'Chess'"),
+    ('[interventions]\nbase = "base_task"\narms = { X = "missing_task" }', "unknown target 'missing_task'"),
+])
+def test_bad_config_is_one_error_line_and_no_output(tmp_path, text, message):
+    path = write(tmp_path, text)
+    result = run_cli("--demo", "--config", path, "--out", tmp_path / "out", "--quiet")
+    line = _only_error_line(result)
+    assert message in line and str(path) in line
+    assert not (tmp_path / "out").exists() and _leftovers(tmp_path) == []
+
+
+def test_missing_config_file(tmp_path):
+    line = _only_error_line(run_cli("--demo", "--config", tmp_path / "nope.toml", "--out", tmp_path / "out"))
+    assert "does not exist" in line and not (tmp_path / "out").exists()
+
+
+def test_unwritable_output_folder(tmp_path):
+    (tmp_path / "a-file").write_text("x")
+    line = _only_error_line(run_cli("--demo", "--out", tmp_path / "a-file" / "report", "--quiet"))
+    assert "is a file, not a folder" in line
+    line = _only_error_line(run_cli("--demo", "--out", tmp_path / "a-file", "--quiet"))
+    assert "is not a folder" in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
+
+
+@pytest.mark.skipif(not Path("/proc/self").exists(), reason="needs /proc (Linux)")
+def test_output_on_a_read_only_file_system():
+    line = _only_error_line(run_cli("--demo", "--out", "/proc/osl-report", "--quiet"))
+    assert "cannot write the report to '/proc/osl-report'" in line
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")
+def test_output_in_a_read_only_folder(tmp_path):  # pragma: no cover - CI runs as root
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    line = _only_error_line(run_cli("--demo", "--out", locked / "out", "--quiet"))
+    assert "is not writable" in line
+
+
+def test_no_data_is_a_usage_error(tmp_path):
+    result = run_cli("--out", tmp_path / "out")
+    line = _only_error_line(result)
+    assert "no data" in line
+    result = run_cli("--demo", "--dataset", "obsscaling-base", "--out", tmp_path / "out")
+    assert result.exit_code == 2 and "one source of data" in result.output
