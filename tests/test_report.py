@@ -227,10 +227,32 @@ def test_flags_override_the_file(tmp_path, monkeypatch):
     assert [t.name for t in seen["config"].targets] == ["emergent_task"]
 
 
-def test_paper_config_is_valid():
+def _analysis(name: str):
+    import importlib.util
+    import sys
+
+    folder = Path(__file__).resolve().parents[1] / "analyses"
+    sys.path.insert(0, str(folder))  # analyses import each other by name
+    try:
+        spec = importlib.util.spec_from_file_location(name, folder / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(folder))
+    return module
+
+
+def test_paper_config_has_the_public_backtest_settings():
     config = load_config(Path(__file__).resolve().parents[1] / "analyses" / "paper.toml")
-    assert config.model_set == "main" and config.reference_family == "Llama-2"
-    assert {t.name for t in config.targets} >= {"word_unscrambling_2_exact_match", "gsm8k_cot"}
+    assert config.model_set == "main" and config.reference_family == "Llama-2" and config.k == 3
+    targets = {t.name: t for t in config.targets}
+    for setting in _analysis("backtest_public").SETTINGS:
+        target = targets[setting.target]
+        assert (target.cutoff, target.exclude_from_pca, target.bounds, target.loss) == \
+            (setting.cutoff, setting.exclude_from_pca, setting.bounds, setting.loss), setting.label
+        assert setting.dataset in config.join
+    emergent = _analysis("emergent").config()
+    assert [t.name for t in emergent.targets] == [s.target for s in _analysis("backtest_public").SETTINGS]
 
 
 @pytest.mark.parametrize("text, message", [

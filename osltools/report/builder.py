@@ -188,6 +188,10 @@ def summary_section(ctx: Context) -> Section:
         lines.append(text + f" (best: {result.backtest.winners[result.spec.name]}).")
     for line in lines:
         section.text(line)
+    if ctx.notes:
+        section.text("Choices made for this analysis:")
+        for note in ctx.notes:
+            section.text(note, "note")
     return section
 
 
@@ -220,6 +224,7 @@ def build_report(
     quiet: bool = False,
     command: str | None = None,
     data_dir: str | Path | None = None,
+    notes: Sequence[str] = (),
     sections: Callable[..., list[Section]] | None = None,
 ) -> Path:
     """Run every analysis of ``config`` on the panel and write the report to ``out`` (atomically).
@@ -234,6 +239,7 @@ def build_report(
     quiet : no progress lines on stderr.
     command : the command line, shown in the methods section.
     data_dir : folder of the public files (else ``OSLTOOLS_DATA_DIR``, the cache, a download).
+    notes : the analysis' own choices (e.g. how a target was rescaled), shown after the summary.
     sections : the function that builds the sections from a :class:`~osltools.report.sections.Context`
         (default: every section the configuration asks for).
 
@@ -259,7 +265,7 @@ def build_report(
     check_config(panel, config, reference)
     with StagedReport(out) as stage:
         ctx = Context(panel=panel, config=config, writer=ReportWriter(stage.path), reference_family=reference,
-                      progress=progress, styles=plotting.family_styles(panel.families))
+                      progress=progress, styles=plotting.family_styles(panel.families), notes=list(notes))
         built = (sections or _sections)(ctx, demo=demo, command=command)
         title = config.title or f"Observational scaling report: {panel.name or 'panel'}"
         banner = None

@@ -54,6 +54,7 @@ class Context:
     selection: ComponentSelection | None = None
     k: int = 3
     targets: list[TargetResult] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -83,6 +84,24 @@ def _count(n: int, what: str, plural: str | None = None) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- data
+#: Beyond this many flags of one kind, the report lists them on one line.
+FLAGS_ONE_BY_ONE = 3
+
+
+def _flag_lines(flags: pd.DataFrame) -> list[str]:
+    lines = []
+    for check, part in flags.groupby("check", sort=False):
+        if len(part) <= FLAGS_ONE_BY_ONE:
+            lines += list(part["message"])
+        elif check == "single_model_family":
+            lines.append(f"{len(part)} families have one model, so no within-family scaling can be estimated for "
+                         f"them: {', '.join(part['family'])}")
+        else:
+            lines.append(f"{len(part)} models flagged by the {check} check: {', '.join(part['model'])} (details in "
+                         "the plausibility table)")
+    return lines
+
+
 def data_section(ctx: Context) -> Section:
     panel, w = ctx.panel, ctx.writer
     section = Section("data", "Data and missingness")
@@ -99,7 +118,7 @@ def data_section(ctx: Context) -> Section:
     if len(flags):
         section.text(f"Plausibility checks flag {_count(len(flags), 'value')} (valid but implausible metadata; "
                      "check them before trusting compute-based results):", "warning")
-        section.warnings(flags["message"])
+        section.warnings(_flag_lines(flags))
     else:
         section.text("Plausibility checks (tokens per parameter, reported FLOPs vs 6 N D, one-model families): "
                      "nothing flagged.")
