@@ -456,9 +456,10 @@ def plot_gap_curves(gaps: Any, *, alpha: float | None = None, names: Sequence[st
     Parameters
     ----------
     gaps : GapResults (``comparisons`` and ``band(name, alpha)`` are read).
-    names : comparisons to draw (default all).
+    names : comparisons to draw (default all), or metric labels to draw the metrics' fitted curves instead.
     """
     names = list(names) if names is not None else list(gaps.comparisons.index)
+    curves = set(names) <= set(gaps.metrics)  # the metrics' own curves rather than gaps
     fig, ax = _figure(8.0, 4.6)
     colours = sns.color_palette("dark", len(names))
     for colour, name in zip(colours, names):
@@ -469,12 +470,14 @@ def plot_gap_curves(gaps: Any, *, alpha: float | None = None, names: Sequence[st
         if "simultaneous_lower" in band:
             ax.plot(xs, band["simultaneous_lower"], color=colour, linestyle=":", linewidth=1)
             ax.plot(xs, band["simultaneous_upper"], color=colour, linestyle=":", linewidth=1)
-    ax.axhline(0, color="0.2", linewidth=0.8)
+    if not curves:
+        ax.axhline(0, color="0.2", linewidth=0.8)
     low, high = gaps.reference_range
     ax.axvspan(low, high, color="0.85", alpha=0.5, zorder=0, label=f"{gaps.reference_family} models' range")
     level = 1 - (gaps.alpha if alpha is None else alpha)
-    _label(ax, x=equivalent_label(gaps.reference_family), y="gap in the metric (difference of fitted curves)",
-           title=f"Intervention gaps ({level:.0%} bootstrap bands)")
+    _label(ax, x=equivalent_label(gaps.reference_family),
+           y="fitted metric" if curves else "gap in the metric (difference of fitted curves)",
+           title=f"{'Fitted curves' if curves else 'Intervention gaps'} ({level:.0%} bootstrap bands)")
     handles, labels = ax.get_legend_handles_labels()
     _outside_legend(fig, handles, labels)
     return fig

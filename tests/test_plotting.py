@@ -167,3 +167,67 @@ def test_bad_alpha_is_a_config_error(results):
 
     with pytest.raises(ConfigError, match="alpha=1.5"):
         plotting.plot_scree(results["caps"], alpha=1.5)
+
+
+# ---------------------------------------------------------------------------------------------- log-linearity
+@pytest.fixture(scope="module")
+def family_scaling(results):
+    from osltools.loglinear import FamilyScaling
+
+    return FamilyScaling.from_capabilities(results["caps"], components=["PC1", "PC2"], reference="Alfa").fit()
+
+
+def test_capability_vs_compute_draws_each_family_line(family_scaling, no_fitting):
+    res = family_scaling
+    fig = plotting.plot_capability_vs_compute(res, component="PC2")
+    _labelled(fig)
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "log10 training FLOPs" and ax.get_ylabel().startswith("PC2")
+    assert len(ax.lines) == len(res.fitted_families)
+    for line, family in zip(ax.lines, res.fitted_families):
+        expected = res.get_prediction(family=family, log10_flops=line.get_xdata(), component="PC2").summary_frame()
+        np.testing.assert_allclose(line.get_ydata(), expected["mean"], rtol=1e-12, atol=0)
+    assert set(res.data["family"]) <= set(_legend_labels(fig))
+
+
+def test_efficiency_ranking_reads_the_table(family_scaling, no_fitting):
+    res = family_scaling
+    fig = plotting.plot_efficiency(res)
+    _labelled(fig)
+    table = res.efficiency("PC1")
+    levels = [float(c.get_offsets()[0][0]) for c in fig.axes[0].collections]
+    np.testing.assert_allclose(levels, table["level"], rtol=1e-12, atol=0)
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == [f"{r}. {f}" for f, r in table["rank"].items()]
+
+
+# ---------------------------------------------------------------------------------------------- interventions
+@pytest.fixture(scope="module")
+def gaps(results, sim):
+    from osltools.interventions import compare_interventions
+
+    return compare_interventions(results["panel"], base="base_task", interventions={"X": "intervention_task"},
+                                 reference_family=sim.truth.reference_family, law=LawOptions(bounds="floor"),
+                                 n_boot=10, seed=0)
+
+
+def test_gap_curves_draw_the_bands(gaps, no_fitting):
+    fig = plotting.plot_gap_curves(gaps)
+    _labelled(fig)
+    band = gaps.band("X - base")
+    ax = fig.axes[0]
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), band["estimate"], rtol=1e-12, atol=0)
+    np.testing.assert_allclose(ax.lines[1].get_ydata(), band["simultaneous_lower"], rtol=1e-12, atol=0)
+    assert ax.get_xlabel() == f"f-equivalent FLOPs (log10, {gaps.reference_family})"
+    assert "X - base" in _legend_labels(fig)
+    fig = plotting.plot_gap_curves(gaps, names=list(gaps.metrics))
+    _labelled(fig)
+    assert fig.axes[0].get_ylabel() == "fitted metric" and set(_legend_labels(fig)) >= set(gaps.metrics)
+
+
+def test_weights_side_by_side_from_the_gap_results(gaps, no_fitting):
+    weights = gaps.benchmark_weights()
+    frames = {label: weights.xs(label, level="name") for label in gaps.metrics}
+    fig = plotting.plot_benchmark_weights(frames, level=0.95)
+    _labelled(fig)
+    widths = [p.get_width() for p in fig.axes[0].patches]
+    np.testing.assert_allclose(widths, np.concatenate([f["weight"] for f in frames.values()]), rtol=1e-12, atol=0)

@@ -16,7 +16,9 @@ from osltools import report as report_pkg
 from osltools.capabilities import CapabilityPCA
 from osltools.cli import main
 from osltools.exceptions import ConfigError
-from osltools.report import ReportConfig, TargetSpec, build_report, load_config
+from osltools.interventions import compare_interventions
+from osltools.loglinear import FamilyScaling
+from osltools.report import InterventionSpec, ReportConfig, TargetSpec, build_report, load_config
 from osltools.report import sections as report_sections
 from osltools.report.output import MANIFEST
 from osltools.validation import LawOptions, backtest, compute_split
@@ -25,8 +27,12 @@ BOOT = 10
 TARGETS = (TargetSpec("emergent_task", label="emergent task", predictors=("pcs:2", "flops")),)
 
 
+INTERVENTIONS = InterventionSpec("base_task", (("X", "intervention_task"),), loss="linear")
+
+
 def small_config(**changes) -> ReportConfig:
-    values = {"targets": TARGETS, "bootstrap": BOOT, "seed": 3, "reference_family": "Alfa"}
+    values = {"targets": TARGETS, "bootstrap": BOOT, "seed": 3, "reference_family": "Alfa",
+              "interventions": INTERVENTIONS}
     return ReportConfig(**{**values, **changes})
 
 
@@ -55,7 +61,7 @@ def _leftovers(folder: Path) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------------------- files and sections
-def test_every_file_is_written(built):
+def check_every_file_is_written(built):
     for name in ("report.html", "report.md", MANIFEST):
         assert (built / name).is_file()
     pngs = sorted(p.stem for p in (built / "figures").glob("*.png"))
@@ -70,7 +76,7 @@ def test_every_file_is_written(built):
     assert {f"figures/{stem}.png" for stem in pngs} <= linked
 
 
-def test_html_is_self_contained(built):
+def check_html_is_self_contained(built):
     html = (built / "report.html").read_text()
     images = re.findall(r'<img src="([^"]+)"', html)
     assert len(images) == len(list((built / "figures").glob("*.png")))
@@ -78,18 +84,20 @@ def test_html_is_self_contained(built):
     assert not re.search(r'<(script|link)[^>]+(src|href)="http', html)
 
 
-def test_sections_are_present(built):
+def check_sections_are_present(built):
     html, markdown = (built / "report.html").read_text(), (built / "report.md").read_text()
     for anchor, title in (("summary", "At a glance"), ("data", "Data and missingness"),
                           ("capabilities", "Capability space"), ("law-emergent_task", "Scaling law: emergent task"),
-                          ("equivalent", "f-equivalent FLOPs"), ("methods", "Methods and reproducibility")):
+                          ("loglinearity", "Log-linearity in compute, per family"),
+                          ("equivalent", "f-equivalent FLOPs"), ("interventions", "Post-training interventions"),
+                          ("methods", "Methods and reproducibility")):
         assert f'<section id="{anchor}">' in html and f"## {title}" in markdown
     assert "DEMO" not in html  # only a demo says so
     assert "Seed: 3" in markdown and f"Bootstrap replicates: {BOOT}" in markdown
     assert "numpy" in markdown and "statsmodels" in markdown  # software versions
 
 
-def test_tables_are_the_tidy_outputs(built, sim):
+def check_tables_are_the_tidy_outputs(built, sim):
     panel, _ = sim
     caps = CapabilityPCA(n_components=3).fit(panel).bootstrap(n_boot=BOOT, seed=3)
     written = pd.read_csv(built / "tables" / "capabilities.csv", keep_default_na=False, na_values=[""])
@@ -105,9 +113,24 @@ def test_tables_are_the_tidy_outputs(built, sim):
     keys = ["target", "predictor", "metric"]
     assert written[keys].to_numpy().tolist() == expected[keys].to_numpy().tolist()
     np.testing.assert_allclose(written["value"], expected["value"].astype(float), rtol=1e-9, atol=1e-12)
+    gaps = compare_interventions(panel, base="base_task", interventions={"X": "intervention_task"}, n_components=3,
+                                 reference_family="Alfa", law=LawOptions(bounds="floor"), n_boot=BOOT, seed=3)
+    written = pd.read_csv(built / "tables" / "intervention_bands.csv")
+    np.testing.assert_allclose(written["lower"], gaps.tidy()["lower"], rtol=1e-9, atol=1e-12)
+    family = FamilyScaling.from_capabilities(caps, components=list(caps.components), reference="Alfa").fit()
+    written = pd.read_csv(built / "tables" / "loglinear.csv")
+    np.testing.assert_allclose(written["estimate"], family.tidy()["estimate"], rtol=1e-9, atol=1e-12)
     law = pd.read_csv(built / "tables" / "law_emergent_task.csv")
     np.testing.assert_allclose(law["estimate"], bt.fits[("emergent_task", "pcs:3")].tidy()["estimate"], rtol=1e-9,
                                atol=1e-12)
+
+
+def test_report_contents(built, sim):
+    """One report (built once: the checks share it, whichever test worker runs them)."""
+    check_every_file_is_written(built)
+    check_html_is_self_contained(built)
+    check_sections_are_present(built)
+    check_tables_are_the_tidy_outputs(built, sim)
 
 
 def test_demo_says_so_at_the_top_and_reports_progress(tmp_path):
@@ -120,6 +143,11 @@ def test_demo_says_so_at_the_top_and_reports_progress(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------- atomic output
+def _light_sections(ctx, **kwargs):
+    """Only the data section: where the output goes does not depend on what the report says."""
+    return [report_sections.data_section(ctx)]
+
+
 def _failing_sections(ctx, **kwargs):
     report_sections.data_section(ctx)  # figures and tables are written into the staging folder ...
     assert any((ctx.writer.root / "figures").iterdir())
@@ -136,7 +164,7 @@ def test_failure_midway_leaves_no_folder(sim, tmp_path):
 def test_failure_in_an_existing_folder_changes_nothing(sim, tmp_path):
     panel, _ = sim
     out = tmp_path / "out"
-    build_report(out, panel=panel, config=small_config(bootstrap=0, targets=()), quiet=True)
+    build_report(out, panel=panel, config=small_config(), quiet=True, sections=_light_sections)
     (out / "notes.txt").write_text("mine")
     before = {str(p.relative_to(out)): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     with pytest.raises(RuntimeError):
@@ -150,11 +178,14 @@ def test_existing_folder_keeps_unrelated_files(sim, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     (out / "notes.txt").write_text("mine")
-    build_report(out, panel=panel, config=small_config(bootstrap=0), quiet=True)
-    assert (out / "figures" / "curve_emergent_task.png").is_file()
-    build_report(out, panel=panel, config=small_config(bootstrap=0, targets=()), quiet=True)  # a smaller report
+    build_report(out, panel=panel, config=small_config(), quiet=True, sections=_light_sections)
+    (out / "figures" / "old-figure.png").write_bytes(b"x")  # as if an earlier report had written it ...
+    manifest = json.loads((out / MANIFEST).read_text())
+    (out / MANIFEST).write_text(json.dumps({**manifest, "files": manifest["files"] + ["figures/old-figure.png"]}))
+    build_report(out, panel=panel, config=small_config(), quiet=True, sections=_light_sections)
     assert (out / "notes.txt").read_text() == "mine"
-    assert not (out / "figures" / "curve_emergent_task.png").exists()  # the old report's files are replaced
+    assert (out / "figures" / "missingness.png").is_file() and (out / "report.html").is_file()
+    assert not (out / "figures" / "old-figure.png").exists()  # ... the old report's files are replaced
     assert _leftovers(tmp_path) == []
 
 
@@ -169,10 +200,10 @@ def test_foreign_report_files_are_never_overwritten(sim, tmp_path):
 
 
 def test_cli_failure_midway_exits_1_without_output(tmp_path, monkeypatch):
-    def broken(ctx, spec):
-        raise ConfigError("injected: this target cannot be reported")
+    def broken(ctx):
+        raise ConfigError("injected: this section cannot be reported")
 
-    monkeypatch.setattr("osltools.report.builder.law_section", broken)
+    monkeypatch.setattr("osltools.report.builder.capability_section", broken)
     result = run_cli("--demo", "--bootstrap", "0", "--out", tmp_path / "out", "--quiet")
     assert "injected" in _only_error_line(result)  # the only line on stderr: --quiet silenced the progress
     assert list(tmp_path.iterdir()) == []

@@ -20,7 +20,8 @@ from .config import DEMO_BOOTSTRAP, InterventionSpec, ReportConfig, TargetSpec
 from .document import CodeBlock, ReportWriter, Section
 from .output import StagedReport
 from .render import render_html, render_markdown
-from .sections import Context, capability_section, data_section, equivalent_section, law_section
+from .sections import (Context, capability_section, data_section, equivalent_section, interventions_section,
+                       law_section, loglinear_section)
 
 __all__ = ["Demo", "build_report", "check_config", "config_for", "demo_inputs", "prepare_panel"]
 
@@ -186,6 +187,11 @@ def summary_section(ctx: Context) -> Section:
         if "flops" in table.index and table.at["flops", "status"] == "ok":
             text += f" vs {table.at['flops', 'mse']:.3g} for log10 FLOPs"
         lines.append(text + f" (best: {result.backtest.winners[result.spec.name]}).")
+    gaps = ctx.extra.get("interventions")
+    if gaps is not None:
+        for name, row in gaps.growth_tests().iterrows():
+            lines.append(f"Intervention gap {name}: grows by {row['growth']:.3g} from log10 C-bar {row['x_low']:.3g} to "
+                         f"{row['x_high']:.3g} ({ctx.level} CI [{row['lower']:.3g}, {row['upper']:.3g}]).")
     for line in lines:
         section.text(line)
     if ctx.notes:
@@ -208,9 +214,10 @@ def _progress(quiet: bool) -> Callable[[str], None]:
 
 def _sections(ctx: Context, *, demo: Demo | None, command: str | None) -> list[Section]:
     ctx.progress("data: missingness and plausibility")
-    sections = [data_section(ctx), capability_section(ctx)]
+    sections = [data_section(ctx), capability_section(ctx), loglinear_section(ctx)]
     sections += [law_section(ctx, spec) for spec in ctx.config.targets]
     sections.append(equivalent_section(ctx))
+    sections.append(interventions_section(ctx))
     sections.append(methods_section(ctx, demo=demo, command=command))
     return [summary_section(ctx)] + [s for s in sections if s is not None]
 

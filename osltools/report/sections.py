@@ -21,12 +21,13 @@ from .. import plotting
 from ..capabilities import CapabilityPCA, CapabilityResults
 from ..data import Panel
 from ..dimension import ComponentSelection, select_n_components
-from ..exceptions import FitError, OSLWarning
+from ..exceptions import FitError, OSLError, OSLWarning
 from ..validation import LawOptions, backtest, compute_split, top_fraction_split
 from .config import ReportConfig, TargetSpec
 from .document import ReportWriter, Section, slug
 
-__all__ = ["Context", "TargetResult", "data_section", "capability_section", "law_section", "equivalent_section"]
+__all__ = ["Context", "TargetResult", "data_section", "capability_section", "loglinear_section", "law_section",
+           "interventions_section", "equivalent_section"]
 
 
 @dataclass
@@ -52,6 +53,7 @@ class Context:
     styles: dict[str, plotting.FamilyStyle] = field(default_factory=dict)
     caps: CapabilityResults | None = None
     selection: ComponentSelection | None = None
+    loglinear: Any = None  # FamilyScalingResults, or None when no family could be fitted
     k: int = 3
     targets: list[TargetResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -189,6 +191,80 @@ def capability_section(ctx: Context) -> Section:
     return section
 
 
+# ---------------------------------------------------------------------------------------------- log-linearity
+def loglinear_section(ctx: Context) -> Section:
+    """Per-family OLS of the kept components on log10 FLOPs, the pooled tests, flagged models, efficiency ranking."""
+    from ..loglinear import FamilyScaling
+
+    w = ctx.writer
+    section = Section("loglinearity", "Log-linearity in compute, per family")
+    components = list(ctx.caps.components)
+    problems: list[str] = []
+    ctx.progress("log-linearity: per-family OLS and pooled tests")
+    with collect_warnings(problems):
+        reference = ctx.reference_family if ctx.reference_family in set(ctx.panel.families) else None
+        try:
+            res = FamilyScaling.from_capabilities(ctx.caps, components=components, reference=reference,
+                                                  alpha=ctx.alpha).fit()
+        except OSLError as err:
+            res = None
+            problems.append(f"no per-family fit was possible: {err}")
+    ctx.loglinear = res
+    if res is None:
+        section.warnings(problems)
+        return section
+    pooled = res.pooled
+    section.text(
+        f"Eq. (4) of the method: within each family the capabilities are linear in log10 training FLOPs. Per family "
+        f"and component an OLS line ({len(res.fitted_families)} families with at least {res.model.min_models} models "
+        f"with compute; {len(res.excluded)} left out), with a quadratic term as a test of linearity; pooled over "
+        "families, an F-test of equal slopes, a common quadratic term and RESET. p-values of per-family tests are "
+        f"adjusted across families ({res.model.multitest})."
+    )
+    for c in components:
+        row = pooled.loc[c]
+        section.text(
+            f"{c}: common slope {row['common_slope']:.3g} per decade of FLOPs ({ctx.level} CI "
+            f"[{row['common_slope_lower']:.3g}, {row['common_slope_upper']:.3g}]); equal slopes across families "
+            f"{'rejected' if row['homogeneity_p'] < ctx.alpha else 'not rejected'} (F = {row['homogeneity_F']:.3g}, "
+            f"p = {row['homogeneity_p']:.3g}); pooled quadratic term p = {row['quad_p']:.3g}, RESET p = "
+            f"{row['reset_p']:.3g}."
+        )
+    section.warnings(problems)
+    flagged = res.flagged
+    if len(flagged):
+        section.text(f"{len(flagged)} flags on {flagged.index.nunique()} models (outlying or influential in the "
+                     "family-slopes model): check their size and token counts.", "warning")
+    section.add(w.figure("pc1_vs_compute", plotting.plot_capability_vs_compute(res, component=components[0],
+                                                                                alpha=ctx.alpha, styles=ctx.styles),
+                         f"{components[0]} against log10 training FLOPs: each family's OLS line over its own compute "
+                         f"range with its {ctx.level} confidence band (families with at least {res.model.min_models} "
+                         "models with compute)."))
+    for c in components[1:]:
+        section.add(w.figure(f"{c.lower()}_vs_compute", plotting.plot_capability_vs_compute(
+            res, component=c, alpha=ctx.alpha, styles=ctx.styles), f"{c} against log10 training FLOPs by family."))
+    efficiency = res.efficiency(components[0])
+    section.add(
+        w.figure("efficiency", plotting.plot_efficiency(res, component=components[0], styles=ctx.styles),
+                 f"Compute efficiency: each family's expected {components[0]} at log10 FLOPs = "
+                 f"{res.reference_compute:.3g} ({ctx.level} CIs; hollow markers: the family's models do not span that "
+                 "compute, so its value is extrapolated). Overlapping intervals leave the order open."),
+        w.table("loglinear", res.tidy(), "Per-family and pooled estimates (tidy)",
+                shown=res.family_table(components[0])[["n", "df_resid", "slope", "slope_lower", "slope_upper",
+                                                       "slope_p_adj", "r2", "quad_p", "quad_p_adj", "fragile"]]),
+        w.table("loglinear_tests", res.tests(), "Every test of log-linearity and slope homogeneity",
+                shown=res.tests().set_index(["component", "test", "family"])),
+        w.table("efficiency", efficiency, f"Compute efficiency ranking ({components[0]})",
+                shown=efficiency[["n", "level", "level_lower", "level_upper", "rank", "offset", "offset_lower",
+                                  "offset_upper", "offset_p_adj", "extrapolated"]]),
+    )
+    if len(flagged):
+        section.add(w.table("flagged_models", flagged, "Flagged models (family-slopes model)"))
+    if len(res.excluded):
+        section.add(w.table("loglinear_excluded", res.excluded, "Families left out (too few models with compute)"))
+    return section
+
+
 # ---------------------------------------------------------------------------------------------- laws
 def _split(ctx: Context, spec: TargetSpec):
     if spec.holdout_top is not None:
@@ -287,6 +363,76 @@ def law_section(ctx: Context, spec: TargetSpec) -> Section:
                     f"Per-model predictions of the {main} law ({ctx.level} intervals)",
                     shown=fit.predictions(ctx.alpha, include_train=True)),
         )
+    return section
+
+
+# ---------------------------------------------------------------------------------------------- interventions
+def interventions_section(ctx: Context) -> Section | None:
+    """Gap curves of post-training interventions over f-equivalent FLOPs, with bootstrap bands and tests."""
+    spec, cfg, w = ctx.config.interventions, ctx.config, ctx.writer
+    if spec is None:
+        return None
+    from ..interventions import compare_interventions
+
+    section = Section("interventions", "Post-training interventions")
+    arms = ", ".join(f"{label} = `{column}`" for label, column in spec.arms)
+    section.text(
+        f"Base metric `{spec.base}`; interventions {arms}. One law per metric on the same K = {ctx.k} principal "
+        f"capabilities ({LawOptions(bounds=spec.bounds, loss=spec.loss).describe()}), each placed on "
+        f"{ctx.reference_family}-equivalent FLOPs by its own line; a gap is the difference of two fitted curves. "
+        "Bands come from one bootstrap over models that refits imputation, PCA, every law and every line."
+    )
+    if cfg.bootstrap < 2:
+        section.text(f"bootstrap = {cfg.bootstrap}: the gap curves are reported only with their bootstrap bands; "
+                     "set bootstrap to 2 or more (200 or more for reporting).", "warning")
+        return section
+    problems: list[str] = []
+    ctx.progress(f"interventions: gap curves, bootstrap of the whole pipeline ({cfg.bootstrap} replicates)")
+    with collect_warnings(problems):
+        gaps = compare_interventions(ctx.panel, base=spec.base, interventions=dict(spec.arms), n_components=ctx.k,
+                                     reference_family=ctx.reference_family,
+                                     law=LawOptions(bounds=spec.bounds, loss=spec.loss), n_boot=cfg.bootstrap,
+                                     seed=cfg.seed, alpha=ctx.alpha, n_jobs=cfg.n_jobs)
+    ctx.extra["interventions"] = gaps
+    growth = gaps.growth_tests()
+    for name, row in growth.iterrows():
+        section.text(
+            f"{name}: the gap is {row['gap_low']:.3g} at log10 C-bar = {row['x_low']:.3g} and {row['gap_high']:.3g} at "
+            f"{row['x_high']:.3g}; growth {row['growth']:.3g} ({ctx.level} CI [{row['lower']:.3g}, "
+            f"{row['upper']:.3g}], bootstrap p = {row['p_value']:.3g})."
+        )
+    section.warnings(problems)
+    reps = gaps.replicates
+    if reps.n_failed:
+        section.text(f"{reps.n_failed} of {reps.n_requested} bootstrap replicates failed and are left out.", "warning")
+    labels = list(gaps.metrics)
+    weights = gaps.benchmark_weights()
+    section.add(
+        w.figure("intervention_gaps", plotting.plot_gap_curves(gaps),
+                 f"Gaps between the fitted curves over {ctx.reference_family}-equivalent FLOPs: {ctx.level} pointwise "
+                 "bootstrap bands (shaded) and simultaneous sup-t bands (dotted); grey: the reference family's own "
+                 "compute range (outside it its line is extrapolated)."),
+        w.figure("intervention_curves", plotting.plot_gap_curves(gaps, names=labels),
+                 "The fitted curve of every metric with its bootstrap bands."),
+        w.figure("intervention_weights", plotting.plot_benchmark_weights(
+            {label: weights.xs(label, level="name") for label in labels}, title="Weights per metric",
+            level=1 - ctx.alpha),
+            "Each metric's law in benchmark space, side by side (gamma beta, bootstrap percentile intervals)."),
+        w.table("intervention_growth", growth.reset_index(), "Does the gain grow with scale?", shown=growth),
+        w.table("intervention_onsets", gaps.onsets().reset_index(), "Where each gap is significantly positive",
+                shown=gaps.onsets()),
+        w.table("intervention_peaks", gaps.peaks().reset_index(), "Peak of each gap", shown=gaps.peaks()),
+        w.table("intervention_bands", gaps.tidy(), "Curves and gaps on the grid with their bands (tidy)",
+                shown=gaps.tidy().iloc[::5].set_index(["kind", "name", "log10_flops_equivalent"])),
+        w.table("intervention_weights", weights.reset_index(), "Weights in benchmark space",
+                shown=weights["weight"].unstack("name")),
+    )
+    families = gaps.family_tests()
+    if not families.empty:
+        section.add(w.table("intervention_families", families.reset_index(),
+                            "Families against the pooled curves (Holm-adjusted p-values across families)",
+                            shown=families[["n_models", "observed_gain", "predicted_gain", "deviation", "se",
+                                            "p_value", "p_holm"]]))
     return section
 
 
