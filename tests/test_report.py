@@ -285,6 +285,10 @@ def test_paper_config_has_the_public_backtest_settings():
         assert setting.dataset in config.join
     emergent = _analysis("emergent").config()
     assert [t.name for t in emergent.targets] == [s.target for s in _analysis("backtest_public").SETTINGS]
+    interventions = _analysis("interventions_public").INTERVENTIONS
+    assert dict(config.interventions.arms) == interventions and config.interventions.base == "gsm8k_5"
+    assert (config.interventions.bounds, config.interventions.loss) == ("floor", "huber")
+    assert _analysis("post_training").config().interventions == config.interventions
 
 
 @pytest.mark.parametrize("text, message", [
@@ -331,6 +335,31 @@ def test_output_in_a_read_only_folder(tmp_path):  # pragma: no cover - CI runs a
     locked.mkdir(mode=0o500)
     line = _only_error_line(run_cli("--demo", "--out", locked / "out", "--quiet"))
     assert "is not writable" in line
+
+
+def test_paths_give_the_scores_and_the_targets(sim, tmp_path, monkeypatch):
+    panel, _ = sim
+    long = panel.scores.stack().rename("score").rename_axis(["model", "benchmark"]).reset_index()
+    long.to_csv(tmp_path / "scores.csv", index=False)
+    panel.meta[["family", "params_b", "tokens_t"]].rename_axis("model").to_csv(tmp_path / "meta.csv")
+    panel.targets[["emergent_task"]].rename_axis("model").to_csv(tmp_path / "targets.csv")
+    seen = {}
+
+    def capture(ctx, **kwargs):
+        seen["panel"], seen["config"] = ctx.panel, ctx.config
+        return _light_sections(ctx)
+
+    monkeypatch.setattr("osltools.report.builder._sections", capture)
+    result = run_cli(tmp_path / "scores.csv", tmp_path / "targets.csv", "--meta", tmp_path / "meta.csv",
+                     "--target", "emergent_task", "--reference-family", "Alfa", "--out", tmp_path / "out", "--quiet")
+    assert result.exit_code == 0, result.output
+    read = seen["panel"]
+    assert read.n_models == panel.n_models and list(read.target_names) == ["emergent_task"]
+    np.testing.assert_allclose(read.targets["emergent_task"].reindex(panel.models),
+                               panel.targets["emergent_task"], rtol=0, atol=1e-12)
+    assert [t.name for t in seen["config"].targets] == ["emergent_task"]
+    assert str(tmp_path / "targets.csv") in read.sources
+    assert (tmp_path / "out" / "report.md").is_file()
 
 
 def test_no_data_is_a_usage_error(tmp_path):
