@@ -189,6 +189,16 @@ def test_existing_folder_keeps_unrelated_files(sim, tmp_path):
     assert _leftovers(tmp_path) == []
 
 
+def test_same_inputs_give_identical_files(sim, tmp_path):
+    panel, _ = sim
+    for name in ("a", "b"):
+        build_report(tmp_path / name, panel=panel, config=small_config(), quiet=True, sections=_light_sections)
+    files = sorted(str(p.relative_to(tmp_path / "a")) for p in (tmp_path / "a").rglob("*") if p.is_file())
+    assert any(f.endswith(".svg") for f in files)
+    for f in files:
+        assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
+
+
 def test_foreign_report_files_are_never_overwritten(sim, tmp_path):
     panel, _ = sim
     out = tmp_path / "out"

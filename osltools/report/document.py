@@ -109,8 +109,9 @@ class ReportWriter:
         png, svg = f"figures/{name}.png", f"figures/{name}.svg"
         fig.savefig(self.root / png, dpi=PNG_DPI)
         fig.set_layout_engine("none")  # keep the layout computed for the PNG (drawing it again is the costly part)
-        with mpl.rc_context({"svg.fonttype": "none"}):  # text stays text: smaller, searchable, faster
-            fig.savefig(self.root / svg)
+        # text stays text (smaller, searchable, faster); no date and fixed ids, so the same report gives the same file
+        with mpl.rc_context({"svg.fonttype": "none", "svg.hashsalt": "osltools"}):
+            fig.savefig(self.root / svg, metadata={"Date": None})
         data = base64.b64encode((self.root / png).read_bytes()).decode("ascii")
         return FigureBlock(name, caption, png, svg, f"data:image/png;base64,{data}")
 
