@@ -16,6 +16,8 @@ from osltools.law import ScalingLaw
 from osltools.validation import LawOptions, backtest, compute_split
 
 TARGET = "emergent_task"
+# small simulated families: the expected warnings of the analyses are not what these tests are about
+pytestmark = pytest.mark.filterwarnings("ignore::osltools.exceptions.SmallFamilyWarning")
 
 
 @pytest.fixture(scope="module")

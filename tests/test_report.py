@@ -24,6 +24,8 @@ from osltools.report.output import MANIFEST
 from osltools.validation import LawOptions, backtest, compute_split
 
 BOOT = 10
+# small simulated families: the expected warnings of the analyses are not what these tests are about
+pytestmark = pytest.mark.filterwarnings("ignore::osltools.exceptions.SmallFamilyWarning")
 TARGETS = (TargetSpec("emergent_task", label="emergent task", predictors=("pcs:2", "flops")),)
 
 
