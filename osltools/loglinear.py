@@ -91,9 +91,10 @@ def _robust_allowed(res: RegressionResults) -> bool:
 
 
 def _ols(formula: str, data: pd.DataFrame, cov_type: str) -> _Fit:
-    plain = smf.ols(formula, data).fit()
+    model = smf.ols(formula, data)
+    plain = model.fit()
     if cov_type != "nonrobust" and _robust_allowed(plain):
-        return _Fit(plain.get_robustcov_results(cov_type=cov_type, use_t=True), plain, cov_type, formula)
+        return _Fit(model.fit(cov_type=cov_type, use_t=True), plain, cov_type, formula)
     return _Fit(plain, plain, "nonrobust", formula)
 
 
@@ -296,14 +297,16 @@ def _fit_mixed(data: pd.DataFrame, component: str, x: str, reference: float):
                       f"{MIN_MIXED_FAMILIES} to estimate a slope variance)."]
     frame = data.assign(compute_centred=data[x] - reference)
     model = smf.mixedlm(f"{component} ~ compute_centred", frame, groups=frame[FAMILY], re_formula="~compute_centred")
+    failure = None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             res = model.fit(reml=True)
         except (np.linalg.LinAlgError, ValueError) as err:
-            message = f"{component}: the mixed model failed ({type(err).__name__}: {err}); pooled slopes only."
-            warnings.warn(message, ConvergenceWarning, stacklevel=5)
-            return None, [message]
+            failure = f"{component}: the mixed model failed ({type(err).__name__}: {err}); pooled slopes only."
+    if failure is not None:
+        warnings.warn(failure, ConvergenceWarning, stacklevel=5)
+        return None, [failure]
     messages = []
     texts = {str(w.message).split("\n")[0] for w in caught if issubclass(w.category, sm_exceptions.ModelWarning)
              or issubclass(w.category, RuntimeWarning)}
