@@ -42,7 +42,7 @@ from joblib import Parallel, delayed
 from scipy import stats
 
 from osltools.datasets import simulate_panel
-from osltools.loglinear import FamilyScaling
+from osltools.loglinear import ROBUST_MIN_DF, FamilyScaling
 from osltools.simulate import SimulationConfig
 
 ALPHA = 0.05
@@ -138,9 +138,12 @@ def _intercepts_only_quadratic_p(res, component: str) -> float:
 
 
 def _influence_rows(rows: list, res, frame: pd.DataFrame, seed: int) -> None:
-    flagged = res.influence("PC1")["flagged"]
+    influence = res.influence("PC1")
+    flagged = influence["flagged"]
     _record(rows, "log-linear", "models flagged (false flags)", "PC1", flagged.sum(), len(flagged))
     _record(rows, "log-linear", "panel has a false flag", "PC1", flagged.any(), 1)
+    _record(rows, "log-linear", "panel has a false outlier flag (Bonferroni rule alone)", "PC1",
+            influence["outlier"].any(), 1)
     rng = np.random.default_rng([seed, 7])
     sizes = res.data["family"].value_counts()
     for label, families in (("family >= 5 models", sizes[sizes >= 5].index), ("any fitted family", sizes.index)):
@@ -209,6 +212,46 @@ def hc_study(*, reps: int = 2000, seed: int = 0, sizes=range(3, 11)) -> pd.DataF
     return pd.DataFrame(rows)
 
 
+def pooled_rate(table: pd.DataFrame, scenario: str, quantity: str) -> float:
+    """Rate of one quantity pooled over components (hits / trials)."""
+    part = table[(table["scenario"] == scenario) & (table["quantity"] == quantity)]
+    return float(part["hits"].sum() / part["trials"].sum())
+
+
+def headline(table: pd.DataFrame) -> list[str]:
+    """The key numbers, read from the table."""
+    def rate(scenario: str, quantity: str) -> str:
+        return f"{pooled_rate(table, scenario, quantity):.3f}"
+
+    power = ", ".join(f"{rate(f'curvature q = {q:g}', 'pooled quadratic test rejects')} (q = {q:g})"
+                      for q in CURVATURES)
+    family_power = ", ".join(f"{rate(f'curvature q = {q:g}', 'quadratic test rejects, per family (raw p)')} "
+                             f"(q = {q:g})" for q in CURVATURES)
+    spreads = ", ".join(f"{rate(f'slope spread x{s:g}', 'slope homogeneity F rejects')} (x{s:g})"
+                        for s in SLOPE_SPREADS[1:])
+    return [
+        "## Headline", "",
+        f"- 95% slope intervals cover the true family slopes at {rate('log-linear', 'slope CI coverage')} "
+        f"(PC1..PC3 pooled); efficiency levels {rate('log-linear', 'efficiency level CI coverage')}, offsets "
+        f"{rate('log-linear', 'offset CI coverage')}.",
+        f"- Size of the quadratic test at 5% under log-linear truth: per family "
+        f"{rate('log-linear', 'quadratic test rejects, per family (raw p)')}, some family after Holm "
+        f"{rate('log-linear', 'quadratic test rejects in some family (Holm)')}, pooled "
+        f"{rate('log-linear', 'pooled quadratic test rejects')}, RESET {rate('log-linear', 'RESET rejects')}; "
+        f"the pooled variant with family intercepts only (not used) rejects "
+        f"{rate('log-linear', 'pooled quadratic with family intercepts only rejects')}.",
+        f"- Power under curvature: pooled quadratic test {power}; per family {family_power}.",
+        f"- Slope homogeneity F-test: size {rate('slope spread x0', 'slope homogeneity F rejects')}; power "
+        f"{spreads}, {rate('log-linear', 'slope homogeneity F rejects')} (x1, calibrated spread).",
+        f"- Influence: {rate('log-linear', 'models flagged (false flags)')} of correctly recorded models flagged "
+        f"(a false outlier flag in {rate('log-linear', 'panel has a false outlier flag (Bonferroni rule alone)')} "
+        f"of panels); a 10x compute error is flagged in "
+        f"{rate('compute mis-recorded 10x (any fitted family)', 'mis-recorded model flagged')} of panels "
+        f"({rate('compute mis-recorded 10x (family >= 5 models)', 'mis-recorded model flagged')} in families "
+        "of 5 or more models).", "",
+    ]
+
+
 def _markdown(table: pd.DataFrame, hc: pd.DataFrame, n_seeds: int) -> str:
     from osltools.summary import markdown_table
 
@@ -229,6 +272,7 @@ def _markdown(table: pd.DataFrame, hc: pd.DataFrame, n_seeds: int) -> str:
         "covering the truth / tests rejecting; `mc_se` its binomial Monte Carlo SE (per-family trials pooled over "
         "families and seeds); `trials` the number of intervals or tests. Made by "
         "`analyses/loglinear_calibration.py`.", "",
+        *headline(table),
         "## Coverage under log-linear truth", "", markdown_table(coverage.set_index(["quantity", "component"])[
             ["rate", "mc_se", "trials"]]), "",
         "## Log-linearity and homogeneity tests under log-linear truth (size; homogeneity: power)", "",
@@ -243,6 +287,9 @@ def _markdown(table: pd.DataFrame, hc: pd.DataFrame, n_seeds: int) -> str:
         "False flags under the model, and detection of one model whose compute is 10x off (log10 shifted by 1).", "",
         markdown_table(flags.set_index(["scenario", "quantity", "component"])[["rate", "mc_se", "trials"]]), "",
         "## HC3 against classical slope intervals by residual df (one family, x uniform over 1.5 decades)", "",
+        "Sets `osltools.loglinear.ROBUST_MIN_DF`: an HC covariance is used only for fits with at least "
+        f"{ROBUST_MIN_DF} residual df. Errors N(0, 0.05) (homoskedastic) or N(0, 0.01 + 0.1 x^2) "
+        "(heteroskedastic); `median_width_ratio_HC3` is the median HC3 / classical interval width.", "",
         markdown_table(hc.set_index(["errors", "df_resid"])), "",
     ]
     return "\n".join(lines) + "\n"

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,6 +15,8 @@ from statsmodels.stats.anova import anova_lm
 from osltools import loglinear
 from osltools.exceptions import ConfigError, ConvergenceWarning, DataError, SmallFamilyWarning
 from osltools.loglinear import FamilyScaling, cooks_threshold
+
+from .analysis_scripts import load_analysis
 
 # family: (models, slope of PC1, level of PC1 at 22.5, slope of PC2)
 SPEC = {"A": (7, 0.40, 0.10, 0.05), "B": (5, 0.25, -0.20, -0.10), "C": (3, 0.55, 0.30, 0.00),
@@ -303,8 +303,9 @@ def test_mis_recorded_compute_is_flagged(sim):
 def test_hc3_where_df_allow(toy):
     res = fit(toy, cov_type="HC3")
     table = res.family_table("PC1")
-    # A has 5 residual df (allowed), B 3, C 1, D 2: these fall back to the classical covariance
-    assert table["cov_type"].to_dict() == {"A": "HC3", "B": "nonrobust", "C": "nonrobust", "D": "nonrobust"}
+    # A has 5 residual df and B 3 (allowed); C has 1 and D 2: these keep the classical covariance
+    assert loglinear.ROBUST_MIN_DF == 3
+    assert table["cov_type"].to_dict() == {"A": "HC3", "B": "HC3", "C": "nonrobust", "D": "nonrobust"}
     rows = used(toy).query("family == 'A'")
     x, y = rows["log10_flops"].to_numpy(), rows["PC1"].to_numpy()
     design = np.column_stack([np.ones_like(x), x])
@@ -316,10 +317,10 @@ def test_hc3_where_df_allow(toy):
     q = stats.t.ppf(0.975, len(x) - 2)
     assert table.at["A", "slope_upper"] == pytest.approx(table.at["A", "slope"] + q * np.sqrt(sandwich[1, 1]),
                                                          rel=1e-9)
-    assert table.at["B", "slope_se"] == pytest.approx(fit(toy).family_table("PC1").at["B", "slope_se"])
+    assert table.at["D", "slope_se"] == pytest.approx(fit(toy).family_table("PC1").at["D", "slope_se"])
     pooled = res.pooled.loc["PC1"]
     assert pooled["homogeneity_method"] == "Wald F (HC3)" and pooled["cov_type"] == "HC3"
-    assert "HC3 covariance where a fit has >= 5 residual df" in "\n".join(res.summary().notes)
+    assert "HC3 covariance where a fit has >= 3 residual df" in "\n".join(res.summary().notes)
 
 
 def test_reference_and_reference_compute(toy):
@@ -551,16 +552,8 @@ def test_single_family(toy):
 
 
 # --------------------------------------------------------------------------- calibration (small, seeded)
-def _calibration_module():
-    path = Path(__file__).resolve().parents[1] / "analyses" / "loglinear_calibration.py"
-    spec = importlib.util.spec_from_file_location("loglinear_calibration", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_calibration_small():
-    study = _calibration_module()
+    study = load_analysis("loglinear_calibration")
     records = [r for seed in range(3) for r in study.run_seed(seed, curvatures=(-0.3,), slope_spreads=(0.0,),
                                                               influence=False)]
     table = study.aggregate(records).set_index(["scenario", "quantity", "component"]).sort_index()
