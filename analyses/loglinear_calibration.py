@@ -144,6 +144,8 @@ def _influence_rows(rows: list, res, frame: pd.DataFrame, seed: int) -> None:
     _record(rows, "log-linear", "panel has a false flag", "PC1", flagged.any(), 1)
     _record(rows, "log-linear", "panel has a false outlier flag (Bonferroni rule alone)", "PC1",
             influence["outlier"].any(), 1)
+    _record(rows, "log-linear", "models over Cook's 4/n (rule not used)", "PC1",
+            (influence["cooks_d"] > 4 / len(influence)).sum(), len(influence))
     rng = np.random.default_rng([seed, 7])
     sizes = res.data["family"].value_counts()
     for label, families in (("family >= 5 models", sizes[sizes >= 5].index), ("any fitted family", sizes.index)):

@@ -104,10 +104,10 @@ def cooks_threshold(n_params: int, df_resid: float) -> float:
     """Cook's distance above which a model is called influential: the median of F(p, n - p).
 
     Cook's (1977) reference: deleting the model moves the estimates beyond their
-    50% confidence ellipsoid. The common ``4 / n`` rule flags about 10 of 80
-    correctly recorded simulated models in the family-slopes model (two
-    parameters per family give three-model families leverages near 1);
-    this one about 1 (``reports/loglinear_calibration.md``).
+    50% confidence ellipsoid. In the family-slopes model (two parameters per
+    family, so three-model families have leverages near 1) the common ``4 / n``
+    rule flags a large share of correctly recorded simulated models; compare
+    both in ``reports/loglinear_calibration.md`` (influence section).
     """
     return float(stats.f.ppf(0.5, n_params, df_resid))
 
@@ -893,7 +893,7 @@ class FamilyScalingResults(SummaryMixin):
             "Families fitted": len(self.fitted_families),
             "Families left out": len(self._prep.excluded),
             "Covariance": self.model.cov_type,
-            "Reference compute (log10 FLOPs)": self.reference_compute,
+            "Reference log10 FLOPs": self.reference_compute,
             "Reference family": self.reference_family,
             "Interval level": 1 - self.model.alpha,
             "Multiple testing": self.model.multitest,
