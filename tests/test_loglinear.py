@@ -94,12 +94,13 @@ def closed_form(x: np.ndarray, y: np.ndarray, alpha: float = 0.05) -> dict[str, 
     }
 
 
-def quadratic_p(x: np.ndarray, y: np.ndarray) -> float:
+def quadratic_term(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
+    """Coefficient, SE and p-value of the squared term in OLS on 1, x, x^2 (numpy)."""
     design = np.column_stack([np.ones_like(x), x - x.mean(), (x - x.mean()) ** 2])
     coef, ssr, *_ = np.linalg.lstsq(design, y, rcond=None)
     df = len(x) - 3
-    cov = ssr[0] / df * np.linalg.inv(design.T @ design)
-    return 2 * stats.t.sf(abs(coef[2] / np.sqrt(cov[2, 2])), df)
+    se = np.sqrt(ssr[0] / df * np.linalg.inv(design.T @ design)[2, 2])
+    return coef[2], se, 2 * stats.t.sf(abs(coef[2] / se), df)
 
 
 def block_design(data: pd.DataFrame, *, family_slopes: bool) -> np.ndarray:
@@ -123,6 +124,8 @@ def test_family_table_matches_closed_form(res, toy, component):
         expected = closed_form(rows["log10_flops"].to_numpy(), rows[component].to_numpy())
         for column, value in expected.items():
             assert table.at[family, column] == pytest.approx(value, rel=1e-9, abs=1e-12), (family, column)
+        assert table.at[family, "compute_min"] == rows["log10_flops"].min()
+        assert table.at[family, "compute_max"] == rows["log10_flops"].max()
     np.testing.assert_allclose(table["slope_p_adj"], holm(table["slope_p"].to_numpy()), rtol=1e-12)
     assert table["fragile"].to_dict() == {"A": False, "B": False, "C": True, "D": False}
     assert (table["cov_type"] == "nonrobust").all()
@@ -135,8 +138,10 @@ def test_quadratic_test_per_family(res, toy):
     tested = [f for f in table.index if f != "C"]
     for family in tested:
         rows = data[data["family"] == family]
-        assert table.at[family, "quad_p"] == pytest.approx(
-            quadratic_p(rows["log10_flops"].to_numpy(), rows["PC1"].to_numpy()), rel=1e-8)
+        coef, se, p = quadratic_term(rows["log10_flops"].to_numpy(), rows["PC1"].to_numpy())
+        assert table.at[family, "quad_coef"] == pytest.approx(coef, rel=1e-8)
+        assert table.at[family, "quad_se"] == pytest.approx(se, rel=1e-8)
+        assert table.at[family, "quad_p"] == pytest.approx(p, rel=1e-8)
     np.testing.assert_allclose(table.loc[tested, "quad_p_adj"], holm(table.loc[tested, "quad_p"].to_numpy()),
                                rtol=1e-12)
 
