@@ -265,7 +265,7 @@ def _markdown(table: pd.DataFrame, hc: pd.DataFrame, n_seeds: int) -> str:
 
     coverage = table[(table["scenario"] == "log-linear") & table["quantity"].str.contains("coverage|covers")]
     linear = table[(table["scenario"] == "log-linear") & table["quantity"].str.contains("rejects|converged")]
-    flags = table[table["quantity"].str.contains("flag")]
+    flags = table[table["quantity"].str.contains("flag|Cook")]
     lines = [
         "# Calibration of osltools.loglinear", "",
         f"{n_seeds} simulated panels (`simulate_panel(seed=s)`, s = 0..{n_seeds - 1}, 100 models, 20 families, "
