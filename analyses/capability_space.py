@@ -54,7 +54,8 @@ def headline(folders: dict[str, Path]) -> pd.DataFrame:
                 "95% CI": f"[{100 * row['explained_variance_ratio_lower']:.1f}, "
                           f"{100 * row['explained_variance_ratio_upper']:.1f}]",
                 "cumulative %": 100 * row["cumulative_ratio"],
-                "cumulative 95% CI": f"[{100 * row['cumulative_ratio_lower']:.1f}, {100 * row['cumulative_ratio_upper']:.1f}]",
+                "cumulative 95% CI": f"[{100 * row['cumulative_ratio_lower']:.1f}, "
+                                     f"{100 * row['cumulative_ratio_upper']:.1f}]",
             })
     return pd.DataFrame(rows).set_index(["model set", "component"])
 

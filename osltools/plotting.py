@@ -321,7 +321,8 @@ def plot_capability_vs_compute(loglinear: Any, *, component: str | None = None, 
     for family in loglinear.fitted_families:
         part = data[data["family"] == family]
         grid = np.linspace(part[x].min(), part[x].max(), n)
-        band = loglinear.get_prediction(family=family, log10_flops=grid, component=component, alpha=alpha).summary_frame(alpha)
+        prediction = loglinear.get_prediction(family=family, log10_flops=grid, component=component, alpha=alpha)
+        band = prediction.summary_frame(alpha)
         colour = styles[str(family)].colour
         ax.plot(grid, band["mean"], color=colour, linewidth=1.3)
         ax.fill_between(grid, band["mean_ci_lower"], band["mean_ci_upper"], color=colour, alpha=0.12, linewidth=0)
@@ -402,8 +403,8 @@ def plot_equivalent_flops(equivalent: Any, *, alpha: float = 0.05,
     styles = _styles_for(per["family"], styles)
     fig, ax = _figure(7.5, 5.0)
     for family, part in per.groupby("family", sort=True):
-        ax.errorbar(part["log10_flops"], part["log10_flops_equivalent"],
-                    yerr=[part["log10_flops_equivalent"] - part["ci_lower"], part["ci_upper"] - part["log10_flops_equivalent"]],
+        centre = part["log10_flops_equivalent"]
+        ax.errorbar(part["log10_flops"], centre, yerr=[centre - part["ci_lower"], part["ci_upper"] - centre],
                     fmt="none", ecolor=styles[str(family)].colour, alpha=0.4, linewidth=0.8)
     drawn = _scatter_families(ax, per, "log10_flops", "log10_flops_equivalent", styles)
     low = float(min(per["log10_flops"].min(), per["log10_flops_equivalent"].min()))
@@ -493,8 +494,8 @@ def plot_benchmark_weights(weights: pd.DataFrame | Mapping[str, pd.DataFrame], *
     ``law`` column is split by it.
     """
     if isinstance(weights, pd.DataFrame) and "law" in weights.columns:
-        weights = {str(k): v.drop(columns="law").set_index("benchmark") if "benchmark" in v.columns else v.drop(columns="law")
-                   for k, v in weights.groupby("law", sort=False)}
+        weights = {str(law): part.drop(columns="law").set_index("benchmark") if "benchmark" in part.columns
+                   else part.drop(columns="law") for law, part in weights.groupby("law", sort=False)}
     elif isinstance(weights, pd.DataFrame):
         weights = {"law": weights}
     laws = list(weights)

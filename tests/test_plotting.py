@@ -99,7 +99,8 @@ def test_scree_draws_the_variance_table(results, no_fitting):
 def test_k_selection_and_loadings(results, no_fitting):
     fig = plotting.plot_k_selection(results["selection"])
     _labelled(fig)
-    np.testing.assert_allclose(np.asarray(fig.axes[0].lines[0].get_ydata(), float), results["selection"].cv["rmse"], rtol=1e-12, atol=0)
+    rmse = np.asarray(fig.axes[0].lines[0].get_ydata(), float)
+    np.testing.assert_allclose(rmse, results["selection"].cv["rmse"], rtol=1e-12, atol=0)
     caps = results["caps"]
     fig = plotting.plot_loadings(caps)
     _labelled(fig)
@@ -120,7 +121,8 @@ def test_scaling_curve_reads_curve_and_roles(results, no_fitting):
     cutoff = [line for line in ax.lines if line.get_linestyle() == "--"]
     np.testing.assert_allclose(cutoff[0].get_xdata(), [np.log10(8.4e22)] * 2, rtol=1e-12, atol=0)
     # every model with a prediction and an equivalent is drawn once; held-out ones hollow
-    points = np.vstack([c.get_offsets() for c in ax.collections if c.get_offsets().shape[0] and c.get_label().startswith("_")])
+    scatters = [c for c in ax.collections if c.get_offsets().shape[0] and c.get_label().startswith("_")]
+    points = np.vstack([c.get_offsets() for c in scatters])
     n_models = len(fit.predictions(include_train=True).index.intersection(eq.per_model().index))
     assert len(points) == n_models
     hollow = sum(len(c.get_offsets()) for c in ax.collections

@@ -130,8 +130,8 @@ def _versions() -> pd.DataFrame:
 
 def _sources(panel: Panel) -> pd.DataFrame:
     pinned = {sha: name for name, sha in datasets.FILES.items()}
-    rows = [{"file": path, "sha256": sha, "pinned upstream file": pinned.get(sha, "")}
-            for path, sha in panel.sources.items()]
+    rows = [{"file": Path(path).name, "sha256": sha, "pinned upstream file": pinned.get(sha, "")}
+            for path, sha in panel.sources.items()]  # the name, not the local folder: the sha256 identifies it
     return pd.DataFrame(rows, columns=["file", "sha256", "pinned upstream file"])
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 
 import jinja2
+import pandas as pd
 from markupsafe import Markup
 
 from ..summary import format_frame, markdown_table
@@ -30,12 +31,18 @@ def _inline_code(text: str) -> Markup:
     return Markup("".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts)))
 
 
+def _labelled_rows(block: TableBlock) -> bool:
+    """Show the index unless it is a plain row count."""
+    return not isinstance(block.shown.index, pd.RangeIndex)
+
+
 def _html_table(block: TableBlock) -> Markup:
-    return Markup(format_frame(block.shown, DIGITS).to_html(classes="osl-table", border=0, na_rep=""))
+    return Markup(format_frame(block.shown, DIGITS).to_html(classes="osl-table", border=0, na_rep="",
+                                                             index=_labelled_rows(block)))
 
 
 def _markdown_table(block: TableBlock) -> str:
-    return markdown_table(block.shown, DIGITS)
+    return markdown_table(block.shown, DIGITS, index=_labelled_rows(block))
 
 
 def render_html(*, title: str, banner: str | None, sections: list[Section], footer: str) -> str:

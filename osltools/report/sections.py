@@ -316,7 +316,8 @@ def law_section(ctx: Context, spec: TargetSpec) -> Section:
     section = Section(f"law-{s}", f"Scaling law: {spec.title}")
     bt, fit, main = result.backtest, result.fit, _main_predictor(ctx)
     section.text(
-        f"Target `{spec.name}`; law y = floor + (ceiling - floor) sigmoid(beta' x + alpha) with {LawOptions(bounds=spec.bounds, loss=spec.loss).describe()}. "
+        f"Target `{spec.name}`; law y = floor + (ceiling - floor) sigmoid(beta' x + alpha) with "
+        f"{LawOptions(bounds=spec.bounds, loss=spec.loss).describe()}. "
         + _split_text(spec, result) + " Imputation and PCA are refitted on the training models; held-out models are "
         "projected on that fit." + (f" Left out of the PCA inputs: {', '.join(spec.exclude_from_pca)}."
                                     if spec.exclude_from_pca else "")
