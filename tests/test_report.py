@@ -231,6 +231,8 @@ def write(tmp_path: Path, text: str) -> Path:
 def test_config_file_is_read(tmp_path):
     path = write(tmp_path, """
 title = "T"
+targets_files = ["extra/targets.csv"]
+join = ["obsscaling-emergent"]
 k = "auto"
 bootstrap = 7
 cutoff = 1e23
@@ -242,6 +244,8 @@ arms = { X = "b" }
 """)
     config = load_config(path)
     assert config.k is None and config.bootstrap == 7 and config.title == "T"
+    assert config.targets_files == (str(tmp_path / "extra" / "targets.csv"),)  # relative to the file
+    assert config.join == ("obsscaling-emergent",)
     a, b = config.targets
     assert (a.name, a.cutoff, a.bounds) == ("a", 1e23, "none")
     assert (b.cutoff, b.exclude_from_pca, b.bounds, b.title) == (2e22, ("GSM8K",), "none", "B")
@@ -347,6 +351,21 @@ def test_output_in_a_read_only_folder(tmp_path):  # pragma: no cover - CI runs a
     locked.mkdir(mode=0o500)
     line = _only_error_line(run_cli("--demo", "--out", locked / "out", "--quiet"))
     assert "is not writable" in line
+
+
+def test_join_attaches_the_targets_of_public_datasets(public_data_dir):
+    from osltools.report.builder import prepare_panel
+
+    config = ReportConfig(dataset="obsscaling-base", model_set="main",
+                          join=("obsscaling-emergent", "obsscaling-post-training"))
+    panel = prepare_panel(None, config)
+    assert panel.n_models == 77
+    assert {"word_unscrambling_2_exact_match", "gsm8k_cot", "gsm8k_5"} <= set(panel.target_names)
+    assert {Path(f).name for f in panel.sources} == {"base_llm_benchmark_eval.csv",
+                                                      "base_llm_emergent_capability_eval.csv",
+                                                      "base_llm_post_training_eval.csv"}
+    with pytest.raises(ConfigError, match="has no targets to attach"):
+        prepare_panel(None, ReportConfig(dataset="obsscaling-base", join=("obsscaling-base-sub10b",)))
 
 
 def test_paths_give_the_scores_and_the_targets(sim, tmp_path, monkeypatch):
