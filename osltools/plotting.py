@@ -303,19 +303,25 @@ def plot_loadings(caps: Any, *, alpha: float = 0.05) -> Figure:
 # ---------------------------------------------------------------------------------------------- log-linearity
 @_styled
 def plot_capability_vs_compute(loglinear: Any, *, component: str | None = None, alpha: float = 0.05,
-                               styles: Mapping[str, FamilyStyle] | None = None, n: int = 30) -> Figure:
+                               styles: Mapping[str, FamilyStyle] | None = None, others: pd.DataFrame | None = None,
+                               n: int = 30) -> Figure:
     """A component against log10 training FLOPs by family, with each family's fitted line and confidence band.
 
     Parameters
     ----------
     loglinear : FamilyScalingResults (its ``data`` and ``get_prediction`` are read).
     component : which component (default the first fitted).
+    others : models of families too small for a line (a frame with ``family``, the compute column and the
+        component, e.g. ``CapabilityResults.frame()``): drawn as points only, marked so in the legend.
     """
     _check_alpha(alpha)
     component = component or loglinear.components[0]
     data = loglinear.data
     x = loglinear.model.compute
-    styles = _styles_for(data["family"], styles)
+    extra = pd.DataFrame(columns=["family", x, component])
+    if others is not None:
+        extra = others.loc[~others["family"].isin(loglinear.fitted_families), ["family", x, component]].dropna()
+    styles = _styles_for(pd.concat([data["family"], extra["family"]]), styles)
     fig, ax = _figure(8.0, 4.8)
     drawn = _scatter_families(ax, data, x, component, styles)
     for family in loglinear.fitted_families:
@@ -326,9 +332,11 @@ def plot_capability_vs_compute(loglinear: Any, *, component: str | None = None, 
         colour = styles[str(family)].colour
         ax.plot(grid, band["mean"], color=colour, linewidth=1.3)
         ax.fill_between(grid, band["mean_ci_lower"], band["mean_ci_upper"], color=colour, alpha=0.12, linewidth=0)
+    points_only = _scatter_families(ax, extra, x, component, styles) if len(extra) else []
     _label(ax, x=FLOPS_LABEL, y=f"{component} (capability score)",
            title=f"{component} by family ({1 - alpha:.0%} confidence bands)")
-    _outside_legend(fig, _family_handles(drawn, styles), drawn, title="family")
+    _outside_legend(fig, _family_handles(drawn + points_only, styles),
+                    drawn + [f"{f} (too few models for a line)" for f in points_only], title="family")
     return fig
 
 

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.regression.linear_model as lm
+from matplotlib.collections import PathCollection
 from matplotlib.figure import Figure
 
 from osltools import plotting
@@ -181,7 +182,7 @@ def family_scaling(results):
     return FamilyScaling.from_capabilities(results["caps"], components=["PC1", "PC2"], reference="Alfa").fit()
 
 
-def test_capability_vs_compute_draws_each_family_line(family_scaling, no_fitting):
+def test_capability_vs_compute_draws_each_family_line(family_scaling, results, no_fitting):
     res = family_scaling
     fig = plotting.plot_capability_vs_compute(res, component="PC2")
     _labelled(fig)
@@ -192,6 +193,13 @@ def test_capability_vs_compute_draws_each_family_line(family_scaling, no_fitting
         expected = res.get_prediction(family=family, log10_flops=line.get_xdata(), component="PC2").summary_frame()
         np.testing.assert_allclose(line.get_ydata(), expected["mean"], rtol=1e-12, atol=0)
     assert set(res.data["family"]) <= set(_legend_labels(fig))
+    frame = results["caps"].frame()
+    fig = plotting.plot_capability_vs_compute(res, others=frame)
+    small = frame.dropna(subset=["log10_flops", "PC1"]).query("family not in @res.fitted_families")
+    assert len(small) and all(f"{f} (too few models for a line)" in _legend_labels(fig) for f in set(small["family"]))
+    assert len(fig.axes[0].lines) == len(res.fitted_families)  # no line for them
+    points = sum(len(c.get_offsets()) for c in fig.axes[0].collections if isinstance(c, PathCollection))
+    assert points == len(res.data) + len(small)
 
 
 def test_efficiency_ranking_reads_the_table(family_scaling, no_fitting):

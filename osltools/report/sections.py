@@ -235,14 +235,16 @@ def loglinear_section(ctx: Context) -> Section:
     if len(flagged):
         section.text(f"{len(flagged)} flags on {flagged.index.nunique()} models (outlying or influential in the "
                      "family-slopes model): check their size and token counts.", "warning")
-    section.add(w.figure("pc1_vs_compute", plotting.plot_capability_vs_compute(res, component=components[0],
-                                                                                alpha=ctx.alpha, styles=ctx.styles),
-                         f"{components[0]} against log10 training FLOPs: each family's OLS line over its own compute "
-                         f"range with its {ctx.level} confidence band (families with at least {res.model.min_models} "
-                         "models with compute)."))
+    frame = ctx.caps.frame()
+    section.add(w.figure("pc1_vs_compute", plotting.plot_capability_vs_compute(
+        res, component=components[0], alpha=ctx.alpha, styles=ctx.styles, others=frame),
+        f"{components[0]} against log10 training FLOPs: each family's OLS line over its own compute range with its "
+        f"{ctx.level} confidence band (families with at least {res.model.min_models} models with compute; the models "
+        "of smaller families are drawn without a line)."))
     for c in components[1:]:
         section.add(w.figure(f"{c.lower()}_vs_compute", plotting.plot_capability_vs_compute(
-            res, component=c, alpha=ctx.alpha, styles=ctx.styles), f"{c} against log10 training FLOPs by family."))
+            res, component=c, alpha=ctx.alpha, styles=ctx.styles, others=frame),
+            f"{c} against log10 training FLOPs by family."))
     efficiency = res.efficiency(components[0])
     section.add(
         w.figure("efficiency", plotting.plot_efficiency(res, component=components[0], styles=ctx.styles),
