@@ -152,6 +152,8 @@ def _outside_legend(fig: Figure, handles: Sequence, labels: Sequence[str], title
     if not handles:
         return
     ncols = 1 if len(handles) <= LEGEND_COLUMNS_FROM else 2
+    if ncols == 2:  # the second column takes room from the axes: widen the figure instead
+        fig.set_figwidth(fig.get_figwidth() + 2.5)
     fig.legend(handles, labels, loc="outside right upper", ncols=ncols, title=title, frameon=False)
 
 
@@ -312,7 +314,7 @@ def plot_capability_vs_compute(loglinear: Any, *, component: str | None = None, 
     loglinear : FamilyScalingResults (its ``data`` and ``get_prediction`` are read).
     component : which component (default the first fitted).
     others : models of families too small for a line (a frame with ``family``, the compute column and the
-        component, e.g. ``CapabilityResults.frame()``): drawn as points only, marked so in the legend.
+        component, e.g. ``CapabilityResults.frame()``): drawn as points only, "(no line)" in the legend.
     """
     _check_alpha(alpha)
     component = component or loglinear.components[0]
@@ -336,7 +338,7 @@ def plot_capability_vs_compute(loglinear: Any, *, component: str | None = None, 
     _label(ax, x=FLOPS_LABEL, y=f"{component} (capability score)",
            title=f"{component} by family ({1 - alpha:.0%} confidence bands)")
     _outside_legend(fig, _family_handles(drawn + points_only, styles),
-                    drawn + [f"{f} (too few models for a line)" for f in points_only], title="family")
+                    drawn + [f"{f} (no line)" for f in points_only], title="family")
     return fig
 
 

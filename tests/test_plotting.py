@@ -196,7 +196,7 @@ def test_capability_vs_compute_draws_each_family_line(family_scaling, results, n
     frame = results["caps"].frame()
     fig = plotting.plot_capability_vs_compute(res, others=frame)
     small = frame.dropna(subset=["log10_flops", "PC1"]).query("family not in @res.fitted_families")
-    assert len(small) and all(f"{f} (too few models for a line)" in _legend_labels(fig) for f in set(small["family"]))
+    assert len(small) and all(f"{f} (no line)" in _legend_labels(fig) for f in set(small["family"]))
     assert len(fig.axes[0].lines) == len(res.fitted_families)  # no line for them
     points = sum(len(c.get_offsets()) for c in fig.axes[0].collections if isinstance(c, PathCollection))
     assert points == len(res.data) + len(small)
