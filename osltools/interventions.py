@@ -388,6 +388,7 @@ class GapResults(SummaryMixin):
                  replicates: Replicates, per_model: pd.DataFrame, alpha: float, reference_resampling: str,
                  min_family_models: int, fit_warnings: tuple[str, ...]):
         self._spec = spec
+        self._fit = fit
         self.panel = panel
         self.capabilities = fit.capabilities
         self.laws = MappingProxyType(dict(fit.laws))
@@ -558,6 +559,14 @@ class GapResults(SummaryMixin):
                              "se": draws[benchmark].std(ddof=1), "lower": lower[benchmark],
                              "upper": upper[benchmark]})
         return pd.DataFrame(rows).set_index(["name", "benchmark"])
+
+    def predict(self, panel: Panel | None = None) -> pd.DataFrame:
+        """Every law's expected metric (model x metric label) at models completed and projected with this
+        fit's imputation and PCA (default: the panel's models)."""
+        models = self.panel if panel is None else panel
+        if not isinstance(models, Panel):
+            raise ConfigError(f"panel must be an osltools Panel, got {type(models).__name__}")
+        return predicted_metrics(self._fit, _pca_panel(models, self._spec.exclude_from_pca))
 
     # ------------------------------------------------------------------ families
     def family_gains(self) -> pd.DataFrame:

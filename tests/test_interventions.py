@@ -20,7 +20,6 @@ from osltools.interventions import (
 )
 from osltools.law import ScalingLaw
 from osltools.replicates import Replicates
-from osltools.validation import LawOptions
 from tests.conftest import REPO, load_quietly
 
 SIM_OPTIONS = {"base": "base_task", "interventions": {"steep": "intervention_task"}}
@@ -249,6 +248,7 @@ def test_family_tests_against_a_direct_computation(post_panel, public_result):
     targets = post_panel.targets.loc[models]
     np.testing.assert_allclose(cot["observed"], targets["gsm8k_cot"] - targets["gsm8k_5"], rtol=1e-12)
     np.testing.assert_allclose(cot["predicted"], predicted["CoT"] - predicted["base"], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(public_result.predict(post_panel.select(models))["CoT"], predicted["CoT"], rtol=1e-9)
 
     tests = public_result.family_tests()
     table = public_result.replicates.table
@@ -273,6 +273,16 @@ def test_no_family_view_when_families_are_small(small_sim):
     res = sim_run(small_sim, min_family_models=50)
     assert res.family_gains().empty and res.family_tests().empty
     assert "no family view" in res.summary().as_text()
+
+
+def test_committed_public_report_matches_the_code(public_result):
+    """The committed curves (reports/interventions_public.csv, B = 1000) have this code's point estimates."""
+    committed = pd.read_csv(REPO / "reports" / "interventions_public.csv")
+    tidy = public_result.tidy()
+    for column in ("kind", "name"):
+        assert committed[column].tolist() == tidy[column].tolist()
+    np.testing.assert_allclose(committed["log10_flops_equivalent"], tidy["log10_flops_equivalent"], rtol=1e-12)
+    np.testing.assert_allclose(committed["estimate"], tidy["estimate"], rtol=1e-9, atol=1e-12)
 
 
 # ---------------------------------------------------------------------------------------------- contract
