@@ -259,5 +259,36 @@ def interventions_command(base, interventions, n_boot, seed, n_jobs, scheduler, 
         click.echo(f"\ncurves and gaps written to {csv_path}")
 
 
+# --------------------------------------------------------------------------- osl loglinear
+# Needs osltools.capabilities (CapabilityPCA); imported when the command runs so that
+# the other commands work without it.
+@main.command("loglinear")
+@panel_options
+@click.option("--components", default="PC1", show_default=True, metavar="PC1,PC2",
+              help="comma-separated principal capabilities to regress on log10 FLOPs")
+@click.option("--k", "k", type=int, default=3, show_default=True, help="number of principal capabilities (PCA)")
+@click.option("--min-models", type=int, default=3, show_default=True,
+              help="families with fewer models with compute are left out")
+@click.option("--cov-type", default="nonrobust", show_default=True, help="nonrobust or HC0..HC3 (where df allow)")
+@click.option("--reference", metavar="FAMILY", help="family the efficiency offsets are measured from")
+@handle_errors
+def loglinear_command(components, k, min_models, cov_type, reference, **options) -> None:
+    """Per-family log-linearity of principal capabilities in log10 FLOPs: per-family OLS, pooled tests, flagged models."""
+    from .capabilities import CapabilityPCA
+    from .loglinear import FamilyScaling
+
+    panel = load_input(**options)
+    names = [c.strip() for c in components.split(",") if c.strip()]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", OSLWarning)
+        caps = CapabilityPCA(n_components=k).fit(panel)
+        results = FamilyScaling.from_capabilities(
+            caps, components=names, min_models=min_models, cov_type=cov_type, reference=reference
+        ).fit()
+    for message in dict.fromkeys(str(w.message).splitlines()[0] for w in caught if issubclass(w.category, OSLWarning)):
+        click.echo(f"warning: {message}", err=True)
+    click.echo(results.summary().as_text())
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

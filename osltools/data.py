@@ -32,6 +32,7 @@ from .exceptions import (
     PlausibilityWarning,
     Problem,
 )
+from .immutable import ImmutableSlots
 from .summary import Summary
 
 META_COLUMNS = ("family", "params_b", "tokens_t", "flops", "flops_source", "log10_flops")
@@ -245,7 +246,7 @@ def _normalise_meta(meta: pd.DataFrame | None, index: pd.Index) -> tuple[pd.Data
     return base, problems
 
 
-class Panel:
+class Panel(ImmutableSlots):
     """Benchmark scores of models with their metadata and downstream targets.
 
     Parameters
@@ -276,6 +277,7 @@ class Panel:
     2
     """
 
+    _immutable_hint = ": use select(), drop() or with_targets() to get a new one"
     __slots__ = ("_scores", "_stderr", "_meta", "_targets", "_name", "_join_reports", "_plausibility", "_sources")
 
     def __init__(
@@ -344,18 +346,6 @@ class Panel:
         current.update(parts)
         new._init(**current)
         return new
-
-    def __setattr__(self, key, value):
-        raise AttributeError("a Panel is immutable: use select(), drop() or with_targets() to get a new one")
-
-    # Pickling (joblib / Dask workers): the default restore of __slots__ goes through
-    # setattr, which the immutability guard refuses, so restore the slots directly.
-    def __getstate__(self) -> dict[str, object]:
-        return {slot: getattr(self, slot) for slot in self.__slots__}
-
-    def __setstate__(self, state: dict[str, object]) -> None:
-        for slot, value in state.items():
-            object.__setattr__(self, slot, value)
 
     # ------------------------------------------------------------------ views
     @property

@@ -76,6 +76,7 @@ from .capabilities import CapabilityPCA, CapabilityResults
 from .data import Panel
 from .equivalent import EquivalentFlops, equivalent_flops
 from .exceptions import ConfigError, FitError, OSLWarning
+from .immutable import Sealed
 from .law import LawResults, ScalingLaw
 from .replicates import Replicates
 from .resampling import bootstrap
@@ -376,7 +377,7 @@ def family_tests(per_model: pd.DataFrame, curve_draws: pd.DataFrame, alpha: floa
 
 
 # ---------------------------------------------------------------------------------------------- results
-class GapResults(SummaryMixin):
+class GapResults(Sealed, SummaryMixin):
     """Gap curves of interventions over reference-family-equivalent FLOPs (see :func:`compare_interventions`).
 
     Immutable. ``params`` are, per comparison, the gap at the two growth
@@ -403,12 +404,7 @@ class GapResults(SummaryMixin):
         self.reference_resampling = reference_resampling
         self.min_family_models = min_family_models
         self.fit_warnings = fit_warnings
-        self._frozen = True
-
-    def __setattr__(self, key, value):
-        if self.__dict__.get("_frozen"):
-            raise AttributeError("GapResults is immutable")
-        object.__setattr__(self, key, value)
+        self._seal()
 
     # ------------------------------------------------------------------ what was compared
     @property

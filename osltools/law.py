@@ -44,6 +44,7 @@ from scipy.special import expit
 
 from .data import Panel
 from .exceptions import ConfigError, DataError, FitError, OSLWarning
+from .immutable import Sealed
 from .summary import Summary, SummaryMixin
 
 __all__ = ["ScalingLaw", "LawResults", "LawPrediction", "BOUNDS", "sigmoid_law", "sigmoid_law_jacobian"]
@@ -556,7 +557,7 @@ def _identified(jac: np.ndarray) -> float:
 
 
 # ---------------------------------------------------------------------------------------------- results
-class LawResults(SummaryMixin):
+class LawResults(Sealed, SummaryMixin):
     """A fitted sigmoid scaling law (immutable); see :class:`ScalingLaw` and the module notes."""
 
     def __init__(self, model: ScalingLaw, theta: np.ndarray, at_bound: dict[str, str], cov_type: str,
@@ -589,7 +590,7 @@ class LawResults(SummaryMixin):
         )
         self._cov = cov
         self._free = free
-        self._frozen = True
+        self._seal()
 
     @classmethod
     def _from_solution(cls, model: ScalingLaw, sol: optimize.OptimizeResult, *, n_starts: int,
@@ -615,11 +616,6 @@ class LawResults(SummaryMixin):
         """The same fit with another covariance type (no refitting)."""
         _check_cov_type(cov_type)
         return LawResults(self.model, self._theta, self._at_bound, cov_type, self.optimizer)
-
-    def __setattr__(self, key, value):
-        if self.__dict__.get("_frozen"):
-            raise AttributeError("LawResults is immutable: use with_cov_type() or fit again")
-        object.__setattr__(self, key, value)
 
     # -------------------------------------------------------------------------------------- estimates
     @property

@@ -17,6 +17,7 @@ import pandas as pd
 from scipy import stats
 
 from .exceptions import ConfigError, FitError
+from .immutable import ImmutableSlots
 from .summary import Summary, SummaryMixin
 
 INTERVAL_METHODS = ("percentile", "basic", "normal")
@@ -24,7 +25,7 @@ INTERVAL_METHODS = ("percentile", "basic", "normal")
 MAX_FOLD_COLUMNS = 8
 
 
-class Replicates(SummaryMixin):
+class Replicates(ImmutableSlots, SummaryMixin):
     """The replicates of a :func:`~osltools.resampling.replicate`, :func:`~osltools.resampling.bootstrap` or
     :func:`~osltools.resampling.cross_validate` run (immutable; pickles, e.g. to save a long run).
 
@@ -65,16 +66,6 @@ class Replicates(SummaryMixin):
                  "labels": labels, "n_models": n_models}
         for name, value in parts.items():
             object.__setattr__(self, f"_{name}", value)
-
-    def __setattr__(self, key, value):
-        raise AttributeError("Replicates are immutable")
-
-    def __getstate__(self) -> dict[str, object]:
-        return {slot: getattr(self, slot) for slot in self.__slots__}
-
-    def __setstate__(self, state: dict[str, object]) -> None:
-        for slot, value in state.items():
-            object.__setattr__(self, slot, value)
 
     # ------------------------------------------------------------------ views
     @property

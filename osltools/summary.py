@@ -126,6 +126,8 @@ class Summary:
 class SummaryMixin:
     """``__str__`` and ``_repr_html_`` for Results classes that define ``summary()``."""
 
+    __slots__ = ()
+
     def summary(self) -> Summary:  # pragma: no cover - overridden
         raise NotImplementedError
 

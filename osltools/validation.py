@@ -53,6 +53,7 @@ from .equivalent import EquivalentFlops, equivalent_flops
 from .exceptions import ConfigError, DataError, FitError
 from .impute import PCAImputer
 from .law import COV_TYPES, LOSSES, LawPrediction, LawResults, Limit, ScalingLaw, _resolve_limits
+from .immutable import Sealed
 from .summary import Summary, SummaryMixin
 
 __all__ = [
@@ -664,7 +665,7 @@ def _tidy_predictions(frames: list[pd.DataFrame]) -> pd.DataFrame:
     return out[first + [c for c in out.columns if c not in first]]
 
 
-class BacktestResults(SummaryMixin):
+class BacktestResults(Sealed, SummaryMixin):
     """Held-out errors of laws per target and predictor (see :func:`backtest`); immutable.
 
     ``params`` are the test MSEs (labelled by target and predictor), ``bse``
@@ -683,12 +684,7 @@ class BacktestResults(SummaryMixin):
         self.options = options
         self.alpha = alpha
         self.description = description
-        self._frozen = True
-
-    def __setattr__(self, key, value):
-        if self.__dict__.get("_frozen"):
-            raise AttributeError("BacktestResults is immutable")
-        object.__setattr__(self, key, value)
+        self._seal()
 
     @classmethod
     def concat(cls, results: Sequence[BacktestResults]) -> BacktestResults:
