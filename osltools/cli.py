@@ -202,6 +202,63 @@ def pca(k, standardize, n_boot, seed, n_jobs, **options) -> None:
     click.echo(select_n_components(panel, standardize=standardize, seed=seed).summary().as_text())
 
 
+# --------------------------------------------------------------------------- osl interventions
+def _parse_interventions(items: tuple[str, ...]) -> dict[str, str]:
+    interventions = {}
+    for item in items:
+        label, sep, column = item.partition("=")
+        if not sep or not label or not column:
+            raise click.BadParameter(f"{item!r} is not LABEL=COLUMN (e.g. CoT=gsm8k_cot)", param_hint="--intervention")
+        if label in interventions:
+            raise click.BadParameter(f"label {label!r} is given twice", param_hint="--intervention")
+        interventions[label] = column
+    return interventions
+
+
+@main.command("interventions")
+@panel_options
+@click.option("--base", required=True, metavar="COLUMN", help="target column of the metric without intervention")
+@click.option("--intervention", "interventions", multiple=True, required=True, metavar="LABEL=COLUMN",
+              help="an intervention's label and target column (repeat for several)")
+@click.option("--bootstrap", "n_boot", type=int, default=1000, show_default=True, help="bootstrap replicates")
+@click.option("--seed", type=int, default=0, show_default=True, help="seed of the bootstrap")
+@click.option("--n-jobs", type=int, default=1, show_default=True, help="parallel workers for the bootstrap")
+@click.option("--scheduler", metavar="ADDRESS", help="run the bootstrap on this Dask scheduler (tcp://HOST:PORT)")
+@click.option("--reference-family", metavar="FAMILY", help="family of the equivalent-FLOPs axis (default: the "
+              "dataset's, Llama-2 for base models)")
+@click.option("--reference-resampling", type=click.Choice(["within", "pooled", "fixed"]), default="within",
+              show_default=True, help="how the reference family's models enter the bootstrap replicates")
+@click.option("--k", "n_components", type=int, default=3, show_default=True, help="principal capabilities")
+@click.option("--bounds", type=click.Choice(["floor", "ceiling", "none"]), default="floor", show_default=True,
+              help="floor in [0, 0.2] with ceiling 1 (the paper's code), ceiling in [0.8, 1] with floor 0, or 0 and 1")
+@click.option("--loss", type=click.Choice(["linear", "huber"]), default="huber", show_default=True)
+@click.option("--alpha", type=float, default=0.05, show_default=True, help="1 - level of the bands and intervals")
+@click.option("--csv", "csv_path", type=click.Path(path_type=Path), help="write the curves and gaps (tidy) here")
+@handle_errors
+def interventions_command(base, interventions, n_boot, seed, n_jobs, scheduler, reference_family,
+                          reference_resampling, n_components, bounds, loss, alpha, csv_path, **options) -> None:
+    """Gap curves of post-training interventions (each minus BASE, and between interventions) over
+    reference-family-equivalent FLOPs, with pointwise and simultaneous bootstrap bands and tests."""
+    from .interventions import compare_interventions
+    from .validation import LawOptions
+
+    panel = load_input(**options)
+    reference = reference_family or (datasets.reference_family(options["dataset"]) if options["dataset"] else "Llama-2")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", OSLWarning)
+        results = compare_interventions(
+            panel, base=base, interventions=_parse_interventions(interventions), n_components=n_components,
+            reference_family=reference, law=LawOptions(bounds=bounds, loss=loss), n_boot=n_boot, seed=seed,
+            alpha=alpha, n_jobs=n_jobs, backend="dask" if scheduler else "loky", scheduler=scheduler,
+            reference_resampling=reference_resampling)
+    for message in dict.fromkeys(str(w.message).splitlines()[0] for w in caught if issubclass(w.category, OSLWarning)):
+        click.echo(f"warning: {message}", err=True)
+    click.echo(results.summary().as_text())
+    if csv_path is not None:
+        results.tidy().to_csv(csv_path, index=False)
+        click.echo(f"\ncurves and gaps written to {csv_path}")
+
+
 # --------------------------------------------------------------------------- osl loglinear
 # Needs osltools.capabilities (CapabilityPCA); imported when the command runs so that
 # the other commands work without it.
