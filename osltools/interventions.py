@@ -81,7 +81,7 @@ from .law import LawResults, ScalingLaw
 from .replicates import Replicates
 from .resampling import bootstrap
 from .summary import Summary, SummaryMixin
-from .validation import LawOptions, _check_target, _pca_panel, predictor_formula
+from .validation import LawOptions, pca_inputs, predictor_formula, require_target
 
 __all__ = ["compare_interventions", "GapResults", "DEFAULT_INTERVENTIONS", "DEFAULT_LAW", "BASE_LABEL"]
 
@@ -142,7 +142,7 @@ class _Spec:
         parsing the formula three times per replicate; the full-data fit uses
         the formulas, so its laws predict from frames with PC columns.
         """
-        capabilities = CapabilityPCA(n_components=self.n_components).fit(_pca_panel(panel, self.exclude_from_pca))
+        capabilities = CapabilityPCA(n_components=self.n_components).fit(pca_inputs(panel, self.exclude_from_pca))
         frame = capabilities.frame()
         design = None if formulas else with_intercept(capabilities.scores)
         if design is not None:
@@ -562,7 +562,7 @@ class GapResults(Sealed, SummaryMixin):
         models = self.panel if panel is None else panel
         if not isinstance(models, Panel):
             raise ConfigError(f"panel must be an osltools Panel, got {type(models).__name__}")
-        return predicted_metrics(self._fit, _pca_panel(models, self._spec.exclude_from_pca))
+        return predicted_metrics(self._fit, pca_inputs(models, self._spec.exclude_from_pca))
 
     # ------------------------------------------------------------------ families
     def family_gains(self) -> pd.DataFrame:
@@ -703,13 +703,13 @@ def _check_metrics(panel: Panel, base: str, interventions: Mapping[str, str]) ->
     if not isinstance(interventions, Mapping) or not interventions:
         raise ConfigError(f"interventions={interventions!r} is not accepted (expected a non-empty mapping "
                           "label -> target column, e.g. {'CoT': 'gsm8k_cot'})")
-    _check_target(panel, base)
+    require_target(panel, base)
     seen = {base: BASE_LABEL}
     for label, column in interventions.items():
         if not isinstance(label, str) or not label or label == BASE_LABEL:
             raise ConfigError(f"intervention label {label!r} is not accepted (expected a non-empty string other "
                               f"than {BASE_LABEL!r}, which names the base metric)")
-        _check_target(panel, column)
+        require_target(panel, column)
         if column in seen:
             what = "the base column" if column == base else f"also the column of intervention {seen[column]!r}"
             raise ConfigError(f"intervention {label!r} = {column!r} is {what}: every intervention needs its own "
@@ -898,7 +898,7 @@ def compare_interventions(
     family_of = _family_view(panel, spec, complete, min_family_models)
     family_panel = None
     if len(family_of):
-        family_panel = _pca_panel(panel.select(list(family_of.index)), spec.exclude_from_pca)
+        family_panel = pca_inputs(panel.select(list(family_of.index)), spec.exclude_from_pca)
     pooled = reference_resampling == "pooled"
     pipeline = _GapPipeline(spec, panel, grid=grid_values, growth_points=points,
                             reference_positions=np.empty(0, dtype=np.intp) if pooled else reference,

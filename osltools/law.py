@@ -99,7 +99,7 @@ def _limit_range(value: Limit, name: str) -> tuple[float, float]:
     return low, high
 
 
-def _resolve_limits(floor: Limit | None, ceiling: Limit | None, bounds: str | None) -> _Limits:
+def resolve_limits(floor: Limit | None, ceiling: Limit | None, bounds: str | None) -> _Limits:
     if bounds is not None:
         if bounds not in BOUNDS:
             raise ConfigError(f"bounds={bounds!r} is not accepted (expected one of {', '.join(map(repr, BOUNDS))})")
@@ -268,7 +268,7 @@ class ScalingLaw:
             raise ConfigError(f"missing={missing!r} is not accepted (expected 'drop' or 'raise')")
         if not (np.isfinite(f_scale) and f_scale > 0):
             raise ConfigError(f"f_scale={f_scale!r} is not accepted (expected a positive number, e.g. 0.1)")
-        self.limits = _resolve_limits(floor, ceiling, bounds)
+        self.limits = resolve_limits(floor, ceiling, bounds)
         self.bounds = bounds
         self.loss = loss
         self.f_scale = float(f_scale)

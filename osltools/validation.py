@@ -52,7 +52,7 @@ from .data import Panel
 from .equivalent import EquivalentFlops, equivalent_flops
 from .exceptions import ConfigError, DataError, FitError
 from .impute import PCAImputer
-from .law import COV_TYPES, LOSSES, LawPrediction, LawResults, Limit, ScalingLaw, _resolve_limits
+from .law import COV_TYPES, LOSSES, LawPrediction, LawResults, Limit, ScalingLaw, resolve_limits
 from .immutable import Sealed
 from .summary import Summary, SummaryMixin
 
@@ -186,7 +186,7 @@ def capability_index(panel: Panel, *, exclude_from_pca: Iterable[str] = (),
                      imputer: PCAImputer | None = None) -> pd.Series:
     """PC-1 of every model, from a PCA of all the panel's models (no target information)."""
     pca = CapabilityPCA(n_components=1, imputer=imputer or PCAImputer())
-    return pca.fit(_pca_panel(panel, exclude_from_pca)).scores["PC1"]
+    return pca.fit(pca_inputs(panel, exclude_from_pca)).scores["PC1"]
 
 
 def capability_split(panel: Panel, cutoff: float, *, exclude_from_pca: Iterable[str] = (),
@@ -281,7 +281,7 @@ class LawOptions:
         for name in ("floor", "ceiling"):  # lists become tuples, so options stay hashable
             if isinstance(getattr(self, name), list):
                 object.__setattr__(self, name, tuple(getattr(self, name)))
-        _resolve_limits(self.floor, self.ceiling, self.bounds)  # raises ConfigError on bad bounds
+        resolve_limits(self.floor, self.ceiling, self.bounds)  # raises ConfigError on bad bounds
         if self.loss not in LOSSES:
             raise ConfigError(f"loss={self.loss!r} is not accepted (expected one of {', '.join(map(repr, LOSSES))})")
         if not (isinstance(self.f_scale, (int, float)) and np.isfinite(self.f_scale) and self.f_scale > 0):
@@ -336,7 +336,8 @@ def predictor_formula(target: str, predictor: str) -> str:
     return f"{_term(target)} ~ {rhs}"
 
 
-def _check_target(panel: Panel, target: str) -> None:
+def require_target(panel: Panel, target: str) -> None:
+    """Raise a ConfigError naming the panel's targets when ``target`` is not one of them."""
     if target not in set(panel.target_names):
         names = list(map(str, panel.target_names))
         shown = ", ".join(names[:10]) + (f", ... ({len(names) - 10} more)" if len(names) > 10 else "")
@@ -357,7 +358,8 @@ def _unusable(panel: Panel, target: str, predictors: Sequence[str]) -> dict[str,
     return reasons
 
 
-def _pca_panel(panel: Panel, exclude_from_pca: Iterable[str]) -> Panel:
+def pca_inputs(panel: Panel, exclude_from_pca: Iterable[str]) -> Panel:
+    """The panel whose benchmarks feed the PCA: without ``exclude_from_pca`` (e.g. GSM8K for arithmetic targets)."""
     excluded = [exclude_from_pca] if isinstance(exclude_from_pca, str) else list(exclude_from_pca)
     if not excluded:
         return panel
@@ -419,11 +421,11 @@ def fit_heldout(
     >>> fit = fit_heldout(panel, "word_unscrambling_2_exact_match", law=LawOptions(bounds="floor"))  # doctest: +SKIP
     >>> fit.errors()["mse"]  # doctest: +SKIP
     """
-    _check_target(panel, target)
+    require_target(panel, target)
     kind = _parse_predictor(predictor)
     split = _split_for(panel, split).restrict(_unusable(panel, target, [predictor]))
     split.require_both_sides(f" with target {target!r}")
-    return _fit(panel, target, split, predictor, kind, _pca_panel(panel, exclude_from_pca), law or LawOptions(),
+    return _fit(panel, target, split, predictor, kind, pca_inputs(panel, exclude_from_pca), law or LawOptions(),
                 imputer or PCAImputer())
 
 
@@ -620,11 +622,11 @@ def backtest(
         raise ConfigError("backtest needs at least one target and one predictor")
     kinds = [_parse_predictor(p) for p in predictors]
     for target in targets:
-        _check_target(panel, target)
+        require_target(panel, target)
     if not 0 < alpha < 1:
         raise ConfigError(f"alpha={alpha!r} is not accepted (expected a number in (0, 1), e.g. 0.05)")
     split = _split_for(panel, split)
-    pca_panel, options, imputer = _pca_panel(panel, exclude_from_pca), law or LawOptions(), imputer or PCAImputer()
+    pca_panel, options, imputer = pca_inputs(panel, exclude_from_pca), law or LawOptions(), imputer or PCAImputer()
     rows, predictions, fits, splits = [], [], {}, {}
     for target in targets:
         common = split.restrict(_unusable(panel, target, predictors)).require_both_sides(f" with target {target!r}")

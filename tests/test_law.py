@@ -15,7 +15,7 @@ from scipy.special import expit
 from statsmodels.tools.numdiff import approx_fprime
 
 from osltools.exceptions import ConfigError, DataError, FitError, OSLWarning
-from osltools.law import BOUNDS, LawResults, ScalingLaw, _resolve_limits, sigmoid_law, sigmoid_law_jacobian
+from osltools.law import BOUNDS, LawResults, ScalingLaw, resolve_limits, sigmoid_law, sigmoid_law_jacobian
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -63,7 +63,7 @@ def fitted(data):
 def test_analytic_jacobian_matches_finite_differences(floor, ceiling):
     rng = np.random.default_rng(1)
     X = np.column_stack([np.ones(30), rng.normal(size=(30, 2))])
-    limits = _resolve_limits(floor, ceiling, None)
+    limits = resolve_limits(floor, ceiling, None)
     theta = np.concatenate([rng.normal(size=3), [0.1, 0.85][: len(limits.estimated)] if limits.estimated != ["ceiling"] else [0.85]])
     analytic = sigmoid_law_jacobian(theta, X, limits)
     numeric = approx_fprime(theta, lambda t: sigmoid_law(t, X, limits), centered=True)
