@@ -394,7 +394,8 @@ def plot_scaling_curve(fit: Any, equivalent: Any, *, cutoff: float | None = None
     drawn = _scatter_families(ax, frame, "log10_flops_equivalent", "observed", styles, hollow=frame["role"] == "test")
     if cutoff is not None:
         ax.axvline(np.log10(cutoff), color="#d62728", linestyle="--", linewidth=1.2,
-                   label=f"training cutoff {cutoff:.2g} FLOPs")
+                   label=f"training cutoff {cutoff:.2g} FLOPs\n(actual compute; other families'\n"
+                         "models can sit on either side)")
     _label(ax, x=equivalent_label(equivalent.reference_family), y=target_label or fit.target,
            title=f"{target_label or fit.target} ~ {fit.predictor}")
     band_handles, band_labels = ax.get_legend_handles_labels()
