@@ -35,7 +35,8 @@ import pandas as pd
 from .capabilities import PCAFit, component_names
 from .data import Panel
 from .exceptions import ConfigError
-from .impute import PCAImputer, _entropy
+from .impute import PCAImputer
+from .resampling import resolve_seed
 from .summary import Summary, SummaryMixin
 
 
@@ -45,7 +46,7 @@ def parallel_analysis(
     """Observed eigenvalues against the ``1 - alpha`` quantile of column-permuted eigenvalues."""
     if n_permutations < 20:
         raise ConfigError(f"n_permutations={n_permutations!r} is too few for a quantile (expected >= 20)")
-    rng = np.random.default_rng(_entropy(seed))
+    rng = np.random.default_rng(resolve_seed(seed))
     n = x.shape[0]
     observed = PCAFit.of(x, standardize=standardize).explained_variance(n)
     null = np.array([
@@ -101,7 +102,7 @@ def cv_reconstruction(
     imputer = imputer or PCAImputer()
     if n_folds < 2 or n_repeats < 1:
         raise ConfigError(f"n_folds={n_folds!r}, n_repeats={n_repeats!r}: expected n_folds >= 2 and n_repeats >= 1")
-    rng = np.random.default_rng(_entropy(seed))
+    rng = np.random.default_rng(resolve_seed(seed))
     x = panel.scores.to_numpy()
     rmse = []
     for _ in range(n_repeats):
@@ -219,7 +220,7 @@ def select_n_components(
     k_max = min(5, t - 2) if k_max is None else k_max
     if not 1 <= k_max <= t - 1:
         raise ConfigError(f"k_max={k_max!r} is not accepted (expected 1 <= k_max <= {t - 1})")
-    rng = np.random.default_rng(_entropy(seed))
+    rng = np.random.default_rng(resolve_seed(seed))
     x = imputer.fit(panel).completed.to_numpy()
     full = PCAFit.of(x, standardize=standardize)
     parallel = parallel_analysis(x, standardize=standardize, n_permutations=n_permutations, alpha=alpha, seed=rng)

@@ -269,6 +269,21 @@ def _cv_errors(frame: pd.DataFrame, hidden: np.ndarray, ranks: tuple[int, ...], 
     return {method: np.where(hidden, err, 0.0).sum(axis=0) for method, err in errors.items()}
 
 
+class _HiddenCellRepeat:
+    """One cross-validation repeat: hide cells, impute, return squared errors and counts per benchmark."""
+
+    def __init__(self, frame: pd.DataFrame, ranks: tuple[int, ...], share: float, imputer: PCAImputer):
+        self.frame, self.ranks, self.share, self.imputer = frame, ranks, share, imputer
+
+    def __call__(self, rng: np.random.Generator, index: int) -> pd.Series:
+        observed = self.frame.notna().to_numpy()
+        hidden = hide_cells(observed, self.share, rng, min_observed=self.imputer.min_observed)
+        parts = {("sq", m, b): v for m, values in _cv_errors(self.frame, hidden, self.ranks, self.imputer).items()
+                 for b, v in zip(self.frame.columns, values)}
+        parts |= {("n", "", b): v for b, v in zip(self.frame.columns, hidden.sum(axis=0))}
+        return pd.Series(parts)
+
+
 def imputation_cv(
     data: Panel | pd.DataFrame,
     *,
@@ -277,13 +292,15 @@ def imputation_cv(
     n_repeats: int = 20,
     seed: int | np.random.Generator | None = 0,
     imputer: PCAImputer | None = None,
+    n_jobs: int = 1,
 ) -> ImputationCV:
     """Cross-validate imputation: hide observed cells at random, impute, score on the hidden cells.
 
     Each repeat hides ``share`` of the observed cells (seeded), imputes them by
     column means and by PCA imputation of each rank, and records squared
     errors. Reported: RMSE per benchmark and method (pooled over repeats) and
-    overall RMSE per method with its standard error across repeats.
+    overall RMSE per method with its standard error across repeats. Repeats
+    run on the resampling engine (:func:`osltools.resampling.replicate`).
 
     Examples
     --------
@@ -292,34 +309,25 @@ def imputation_cv(
     >>> list(cv.overall.index)
     ['mean', 'rank 1', 'rank 2']
     """
+    from .resampling import replicate
+
     frame = _scores_frame(data)
     imputer = imputer or PCAImputer()
     if n_repeats < 2:
         raise ConfigError(f"n_repeats={n_repeats!r} is not accepted (expected >= 2, for a standard error)")
     if any(r < 1 or r >= frame.shape[1] for r in ranks):
         raise ConfigError(f"ranks={ranks!r}: each rank must be in [1, {frame.shape[1] - 1}]")
-    observed = frame.notna().to_numpy()
-    children = np.random.SeedSequence(_entropy(seed)).spawn(n_repeats)
-    sums, counts, overall = [], [], []
-    for child in children:
-        hidden = hide_cells(observed, share, np.random.default_rng(child), min_observed=imputer.min_observed)
-        per_benchmark = _cv_errors(frame, hidden, tuple(ranks), imputer)
-        n = hidden.sum(axis=0)
-        sums.append(pd.DataFrame(per_benchmark, index=frame.columns))
-        counts.append(pd.Series(n, index=frame.columns))
-        overall.append({m: np.sqrt(v.sum() / n.sum()) for m, v in per_benchmark.items()})
-    total_sq = sum(sums)
-    total_n = sum(counts)
-    rmse = np.sqrt(total_sq.div(total_n.where(total_n > 0), axis=0))
-    repeats = pd.DataFrame(overall)
-    summary = pd.DataFrame({"rmse": repeats.mean(), "se": repeats.std(ddof=1) / np.sqrt(n_repeats)})
+    reps = replicate(_HiddenCellRepeat(frame, tuple(ranks), share, imputer), n_repeats, seed=seed, n_jobs=n_jobs,
+                     label="Imputation cross-validation").table
+    squared = reps["sq"]  # repeat x (method, benchmark)
+    counts = reps["n"][""]  # repeat x benchmark
+    total_n = counts.sum().reindex(frame.columns)
+    methods = list(squared.columns.get_level_values(0).unique())
+    rmse = pd.DataFrame({m: np.sqrt(squared[m].sum() / total_n.where(total_n > 0)) for m in methods})
+    rmse = rmse.reindex(frame.columns)
+    repeats = pd.DataFrame({m: np.sqrt(squared[m].sum(axis=1) / counts.sum(axis=1)) for m in methods})
+    summary = pd.DataFrame({"rmse": repeats.mean(), "se": repeats.std(ddof=1) / np.sqrt(len(repeats))})
     return ImputationCV(rmse=rmse, hidden_cells=total_n, overall=summary, repeats=repeats, share=share, seed=seed)
-
-
-def _entropy(seed: int | np.random.Generator | None) -> int | None:
-    if isinstance(seed, np.random.Generator):
-        return int(seed.integers(2**63))
-    return seed
 
 
 @dataclass(frozen=True, repr=False)

@@ -305,7 +305,7 @@ class LawOptions:
         return f"{limits}, loss={loss}, cov={self.cov_type}"
 
 
-def _parse_predictor(spec: str) -> int | str:
+def parse_predictor(spec: str) -> int | str:
     """The number of PCs of ``"pcs:K"``, or ``"flops"`` / ``"size"``."""
     if spec in ("flops", "size"):
         return spec
@@ -330,7 +330,7 @@ def predictor_formula(target: str, predictor: str) -> str:
     >>> predictor_formula("a,b", "size")
     "Q('a,b') ~ np.log10(params_b)"
     """
-    kind = _parse_predictor(predictor)
+    kind = parse_predictor(predictor)
     rhs = {"flops": "log10_flops", "size": "np.log10(params_b)"}.get(kind) if isinstance(kind, str) else \
         " + ".join(f"PC{i + 1}" for i in range(kind))
     return f"{_term(target)} ~ {rhs}"
@@ -350,7 +350,7 @@ def require_target(panel: Panel, target: str) -> None:
 def _unusable(panel: Panel, target: str, predictors: Sequence[str]) -> dict[str, str]:
     """Models that cannot take part in a target's comparison, with the reason."""
     reasons = {m: f"no value of the target {target}" for m in panel.models[panel.targets[target].isna().to_numpy()]}
-    kinds = {_parse_predictor(p) for p in predictors}
+    kinds = {parse_predictor(p) for p in predictors}
     for kind, column in (("flops", "flops"), ("size", "params_b")):
         if kind in kinds:
             for model, reason in _missing_compute(panel, column).items():
@@ -422,7 +422,7 @@ def fit_heldout(
     >>> fit.errors()["mse"]  # doctest: +SKIP
     """
     require_target(panel, target)
-    kind = _parse_predictor(predictor)
+    kind = parse_predictor(predictor)
     split = _split_for(panel, split).restrict(_unusable(panel, target, [predictor]))
     split.require_both_sides(f" with target {target!r}")
     return _fit(panel, target, split, predictor, kind, pca_inputs(panel, exclude_from_pca), law or LawOptions(),
@@ -620,7 +620,7 @@ def backtest(
     predictors = [predictors] if isinstance(predictors, str) else list(predictors)
     if not targets or not predictors:
         raise ConfigError("backtest needs at least one target and one predictor")
-    kinds = [_parse_predictor(p) for p in predictors]
+    kinds = [parse_predictor(p) for p in predictors]
     for target in targets:
         require_target(panel, target)
     if not 0 < alpha < 1:

@@ -50,7 +50,7 @@ from typing import Any
 
 from ..exceptions import ConfigError
 from ..law import BOUNDS, LOSSES
-from ..validation import DEFAULT_CUTOFF, PREDICTORS, _parse_predictor
+from ..validation import DEFAULT_CUTOFF, PREDICTORS, parse_predictor
 
 __all__ = ["TargetSpec", "InterventionSpec", "ReportConfig", "load_config"]
 
@@ -128,7 +128,7 @@ class TargetSpec:
             raise ConfigError(f"{_where(source, where)}.holdout_top = {self.holdout_top!r} is not accepted "
                               "(expected a share of models in (0, 1), e.g. 0.2)")
         for predictor in self.predictors:
-            _parse_predictor(predictor)
+            parse_predictor(predictor)
         return self
 
 
